@@ -1,0 +1,87 @@
+"""A lazy torch Dataset over Datum items, and an up-front check that all images are there."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable
+
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..errors import DataError
+from .splits import Datum
+
+
+def open_rgb(path: str) -> Image.Image:
+    """Open an image as RGB; a missing or undecodable file raises DataError naming the path."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise DataError(
+            f"image not found: {path}; re-fetch the dataset (`python -m data_scripts.get`) and "
+            "check it with `python -m data_scripts.verify`."
+        ) from None
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(
+            f"image not readable: {path} ({e}); re-fetch the dataset (`python -m data_scripts.get`)."
+        ) from None
+
+
+class ImageDataset(Dataset):
+    """``(transform(RGB image), label)`` per item; images are opened only when indexed."""
+
+    def __init__(self, items: list[Datum], transform: Callable | None = None):
+        self.items = list(items)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        d = self.items[index]
+        image = open_rgb(d.impath)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, d.label
+
+
+def check_images(items: Iterable[Datum], decode: bool = False) -> list[str]:
+    """All problems at once: ``"missing: <path>"`` / ``"unreadable: <path> (...)"``, one per image.
+
+    By default only checks that each file exists and can be opened for reading; ``decode=True``
+    also decodes every image with Pillow (slow on full datasets).
+    """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for d in items:
+        path = d.impath
+        if path in seen:
+            continue
+        seen.add(path)
+        if not os.path.isfile(path):
+            problems.append(f"missing: {path}")
+            continue
+        try:
+            if decode:
+                with Image.open(path) as im:
+                    im.convert("RGB")
+            else:
+                with open(path, "rb") as f:
+                    f.read(1)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            problems.append(f"unreadable: {path} ({e})")
+    return problems
+
+
+def require_images(items: Iterable[Datum], what: str = "images", limit: int = 20) -> None:
+    """Raise one DataError listing every missing/unreadable image (the first ``limit`` shown)."""
+    problems = check_images(items)
+    if problems:
+        shown = "\n  ".join(problems[:limit])
+        more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+        raise DataError(
+            f"{len(problems)} {what} missing or unreadable:\n  {shown}{more}\n"
+            "Fix: re-fetch the dataset with `python -m data_scripts.get <dataset> --root <data root>` "
+            "and check it with `python -m data_scripts.verify <dataset> --root <data root>`."
+        )

@@ -1,0 +1,88 @@
+"""Evaluation: image-feature extraction (cached), accuracy, H, and aggregation.
+
+The protocol's metric is top-1 accuracy over all test images of a subset, in the subset's own label
+space; H = 2BN / (B + N). A dataset's H uses the seed means of B and N, and the average over datasets
+uses H(mean B, mean N), not the mean of per-dataset H.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .model import PromptedCLIP
+from .precision import autocast_context
+
+
+def harmonic_mean(base: float, new: float) -> float:
+    """H = 2BN / (B + N); 0 when both are 0."""
+    return 0.0 if base + new == 0 else 2 * base * new / (base + new)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def features_key(weights_sha256: str, impaths: list[str], transform) -> str:
+    """Cache key of the image features of a list of images under a test transform."""
+    h = hashlib.sha256(weights_sha256.encode())
+    h.update(repr(transform).encode())
+    for p in impaths:
+        h.update(p.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+@torch.no_grad()
+def image_features(model: PromptedCLIP, dataset, *, batch_size: int = 100, device="cpu",
+                   precision: str = "fp32", cache_dir: str | Path | None = None,
+                   cache_key: str | None = None, desc: str = "image features"):
+    """Normalised image features and labels of a dataset: ((N, E) float32, (N,) long).
+
+    With ``cache_dir`` and ``cache_key`` the result is stored and reused (test features do not
+    change between methods, seeds or epochs: the image encoder is frozen).
+    """
+    path = Path(cache_dir) / f"{cache_key}.pt" if cache_dir and cache_key else None
+    if path is not None and path.exists():
+        saved = torch.load(path, map_location="cpu")
+        return saved["features"], saved["labels"]
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    feats, labels = [], []
+    for images, y in tqdm(loader, desc=desc, leave=False):
+        with autocast_context(precision, device):
+            feats.append(model.encode_images(images.to(device)).float().cpu())
+        labels.append(y)
+    result = torch.cat(feats), torch.cat(labels)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save({"features": result[0], "labels": result[1]}, tmp)
+        tmp.replace(path)
+    return result
+
+
+@torch.no_grad()
+def accuracy_from_features(model: PromptedCLIP, features: torch.Tensor, labels: torch.Tensor, *,
+                           batch_size: int = 100, device="cpu", precision: str = "fp32",
+                           desc: str = "evaluate") -> float:
+    """Top-1 accuracy (%) of ``model`` on precomputed image features (N, E) with labels (N,)."""
+    model.eval()
+    text = None
+    with autocast_context(precision, device):
+        if not model.conditional:
+            text = model.text_features()                                  # (C, E), once
+    correct = 0
+    for start in tqdm(range(0, len(labels), batch_size), desc=desc, leave=False):
+        f = features[start:start + batch_size].to(device)
+        with autocast_context(precision, device):
+            logits = model.logits_from_features(f, text)
+        correct += int((logits.argmax(dim=-1).cpu() == labels[start:start + batch_size]).sum())
+    return 100.0 * correct / len(labels)

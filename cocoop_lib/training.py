@@ -1,0 +1,140 @@
+"""Training: the protocol's learning-rate schedule and an SGD loop with epoch checkpoints.
+
+Recipe (CoOp/CoCoOp official configs): SGD, lr 0.002, momentum 0.9, weight decay 5e-4; epoch 1 is a
+constant warm-up at 1e-5; from epoch 2 on, cosine annealing over the max epochs, stepped once per
+epoch. The last epoch's model is the one evaluated.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm.auto import tqdm
+
+from .model import PromptedCLIP
+from .precision import autocast_context, grad_scaler
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch, as the official code does before building the datasets."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def learning_rate(epoch: int, max_epochs: int, base_lr: float = 0.002, warmup_lr: float = 1e-5,
+                  warmup_epochs: int = 1) -> float:
+    """Learning rate of 1-based ``epoch``.
+
+    Epochs 1..warmup_epochs: ``warmup_lr``; epoch e after that:
+    ``base_lr * (1 + cos(pi * (e - 1 - warmup_epochs) / max_epochs)) / 2`` (never reaches 0).
+    """
+    if epoch <= warmup_epochs:
+        return warmup_lr
+    return base_lr * (1 + math.cos(math.pi * (epoch - 1 - warmup_epochs) / max_epochs)) / 2
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings of one run (defaults: the paper's)."""
+
+    epochs: int = 10
+    batch_size: int = 1
+    lr: float = 0.002
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 1
+    warmup_lr: float = 1e-5
+    precision: str = "fp32"
+    device: str = "cpu"
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def train(model: PromptedCLIP, train_set, settings: TrainSettings,
+          checkpoint_path: str | Path | None = None, progress: bool = True) -> dict:
+    """Train ``model.prompt_learner`` on ``train_set`` (a dataset of (image, label)).
+
+    After every epoch the learner, optimiser and random states are written atomically to
+    ``checkpoint_path``; if that file exists, training resumes after its epoch and gives the same
+    result as an uninterrupted run. Returns {"losses": mean loss per epoch, "lrs": lr per epoch,
+    "seconds": training wall time}.
+    """
+    device, precision = settings.device, settings.precision
+    params = [p for p in model.prompt_learner.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("This prompt learner has nothing to train (zero-shot); evaluate it directly.")
+    optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay)
+    scaler = grad_scaler(precision, device)
+    generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+    # Dassl drops the last incomplete batch when the set has at least one full batch
+    loader = DataLoader(train_set, batch_size=settings.batch_size, num_workers=0,
+                        sampler=RandomSampler(train_set, generator=generator),
+                        drop_last=len(train_set) >= settings.batch_size)
+    history = {"losses": [], "lrs": [], "seconds": 0.0}
+    start_epoch = 1
+    ckpt = Path(checkpoint_path) if checkpoint_path else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.prompt_learner.load_state_dict(state["learner"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        generator.set_state(state["generator"])
+        _set_rng_state(state["rng"])
+        history = state["history"]
+        start_epoch = state["epoch"] + 1
+    model.prompt_learner.train()
+    for epoch in range(start_epoch, settings.epochs + 1):
+        t0 = time.perf_counter()
+        lr = learning_rate(epoch, settings.epochs, settings.lr, settings.warmup_lr,
+                           settings.warmup_epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch}/{settings.epochs}", leave=False, disable=not progress)
+        for images, labels in bar:
+            labels = labels.to(device)
+            features = model.encode_images(images.to(device))             # frozen, no autograd
+            with autocast_context(precision, device):
+                logits = model.logits_from_features(features)
+                loss = F.cross_entropy(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += float(loss.detach()) * len(labels)
+            count += len(labels)
+        history["losses"].append(total / max(count, 1))
+        history["lrs"].append(lr)
+        history["seconds"] += time.perf_counter() - t0
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_save({"epoch": epoch, "learner": model.prompt_learner.state_dict(),
+                          "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                          "generator": generator.get_state(), "rng": _rng_state(),
+                          "history": history}, ckpt)
+    model.prompt_learner.eval()
+    return history

@@ -1,0 +1,183 @@
+"""What the mini world is made of: which source items go to pretraining, which to which dataset.
+
+Every choice is a seeded, order-independent draw, so the plan (and every image, rendered from
+its own seeded Generator) is the same on every rebuild with the same sources installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from . import emoji, glyphs, sources
+
+SEED = 2022
+POOL_TRAIN, POOL_VAL = 20, 5  # per class: >= 16 shots + 4 val for the few-shot draw
+
+
+def stable_rank(keys, salt: str) -> list:
+    """``keys`` sorted by a salted hash: a seeded shuffle that does not depend on input order."""
+    return sorted(keys, key=lambda k: hashlib.sha256(f"{SEED}:{salt}:{k}".encode()).hexdigest())
+
+
+def item_rng(*parts) -> np.random.Generator:
+    digest = hashlib.sha256(":".join(map(str, (SEED,) + parts)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+# ----------------------------------------------------------------------------- inventories
+
+
+@lru_cache(maxsize=1)
+def font_inventory():
+    """(fonts, masks (F, 62, 32, 32), pretraining font indices, held-out font indices)."""
+    found = glyphs.usable_fonts()
+    infos = [f for f, _ in found]
+    masks = np.stack([m for _, m in found]) if found else np.zeros((0, 62, 32, 32), np.uint8)
+    groups = sorted({family_group(f.family) for f in infos})
+    held = set(stable_rank(groups, "font-groups")[: max(1, round(0.3 * len(groups)))])
+    out = [i for i, f in enumerate(infos) if family_group(f.family) in held]
+    pre = [i for i, f in enumerate(infos) if family_group(f.family) not in held]
+    return infos, masks, pre, out
+
+
+def family_group(family: str) -> str:
+    """Families that share a design ('Tiresias Infofont', 'Tiresias PCfont') share a group."""
+    word = "".join(c for c in family.split(" ")[0].lower() if c.isalpha())
+    return word[:4] or family.lower()
+
+
+@lru_cache(maxsize=1)
+def emoji_inventory():
+    """[(code point, name, colour tile, outline tile, category)] in code-point order."""
+    return [(cp, n, c, o, emoji.category(cp)) for cp, n, c, o in emoji.both_styles()]
+
+
+@lru_cache(maxsize=1)
+def emoji_selection() -> dict[str, list[int]]:
+    """Indices into emoji_inventory() for EmojiNet (100), EmojiFood (30), EmojiAnimals (30)."""
+    inv = emoji_inventory()
+    idx = list(range(len(inv)))
+    return {
+        "EmojiNet": stable_rank(idx, "emojinet")[:100],
+        "EmojiFood": stable_rank([i for i in idx if inv[i][4] == "food"], "food")[:30],
+        "EmojiAnimals": stable_rank([i for i in idx if inv[i][4] == "animal"], "animals")[:30],
+    }
+
+
+@lru_cache(maxsize=1)
+def fashion_partition():
+    """(train images, labels, downstream pool idx per class, pretraining idx, test idx per class)."""
+    x, y = sources.fashion_mnist("train")
+    xt, yt = sources.fashion_mnist("t10k")
+    pool = {c: stable_rank(np.flatnonzero(y == c).tolist(), f"fashion-pool-{c}")[: POOL_TRAIN + POOL_VAL]
+            for c in range(10)}
+    used = {i for v in pool.values() for i in v}
+    pre = [i for i in range(len(y)) if i not in used]
+    test = {c: stable_rank(np.flatnonzero(yt == c).tolist(), f"fashion-test-{c}")[:100] for c in range(10)}
+    return (x, y, xt, yt), pool, pre, test
+
+
+@lru_cache(maxsize=1)
+def mnist_partition():
+    """(images, labels, downstream pool idx per class, pretraining idx, test idx per class)."""
+    x, y = sources.mnist5k()
+    pool, test, used = {}, {}, set()
+    for c in range(10):
+        ranked = stable_rank(np.flatnonzero(y == c).tolist(), f"mnist-{c}")
+        pool[c] = ranked[: POOL_TRAIN + POOL_VAL]
+        test[c] = ranked[POOL_TRAIN + POOL_VAL: POOL_TRAIN + POOL_VAL + 100]
+        used.update(pool[c] + test[c])
+    pre = [i for i in range(len(y)) if i not in used]
+    return (x, y), pool, pre, test
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+@dataclass(frozen=True)
+class MiniDataset:
+    """A mini benchmark dataset: classes, template, the shift applied, and its split sizes."""
+
+    name: str
+    template: str
+    role: str            # 'base-to-new' (train/val/test) or 'domain of EmojiNet' (test only)
+    shift: str           # how its images differ from the pretraining images
+    test_per_class: int
+    test_only: bool = False
+    classnames: list[str] = field(default_factory=list)
+
+
+def datasets() -> dict[str, MiniDataset]:
+    inv = emoji_inventory()
+    sel = emoji_selection()
+    names = {k: [inv[i][1] for i in v] for k, v in sel.items()}
+    b2n = "base-to-new"
+    dom = "domain of EmojiNet"
+    return {d.name: d for d in [
+        MiniDataset("EmojiNet", "a photo of a {}.", b2n,
+                    "none: colour emoji, random light backgrounds (plays ImageNet)", 10,
+                    classnames=names["EmojiNet"]),
+        MiniDataset("Glyphs", "a photo of a {}, a type of character.", b2n,
+                    "font families never seen in pretraining, blurred", 15,
+                    classnames=list(glyphs.CLASSNAMES)),
+        MiniDataset("Fashion", "a photo of a {}, a type of clothing.", b2n,
+                    "Fashion-MNIST images unseen in pretraining, with strong pixel noise", 100,
+                    classnames=list(sources.FASHION_CLASSES)),
+        MiniDataset("Digits", "a photo of a {}.", b2n,
+                    "MNIST digits unseen in pretraining, coloured ink on coloured paper", 100,
+                    classnames=list(sources.DIGIT_CLASSES)),
+        MiniDataset("EmojiFood", "a photo of {}, a type of food.", b2n,
+                    "food emoji, faded (low contrast)", 10, classnames=names["EmojiFood"]),
+        MiniDataset("EmojiAnimals", "a photo of a {}, a type of animal.", b2n,
+                    "animal emoji, in grey scale", 10, classnames=names["EmojiAnimals"]),
+        MiniDataset("EmojiNetV2", "a photo of a {}.", dom,
+                    "EmojiNet classes, smaller and off-centre on darker backgrounds", 5, True,
+                    names["EmojiNet"]),
+        MiniDataset("EmojiNetSketch", "a photo of a {}.", dom,
+                    "EmojiNet classes as Symbola's black outlines (never seen as outlines in "
+                    "pretraining)", 5, True, names["EmojiNet"]),
+        MiniDataset("EmojiNetA", "a photo of a {}.", dom,
+                    "EmojiNet classes, off-centre close-ups with pixel noise", 5, True,
+                    names["EmojiNet"]),
+        MiniDataset("EmojiNetR", "a photo of a {}.", dom,
+                    "EmojiNet classes as 8x8 pixel-art renditions", 5, True, names["EmojiNet"]),
+    ]}
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    split: str
+    label: int
+    classname: str
+    relpath: str
+    make: Callable  # () -> PIL RGB image
+
+
+def plan(name: str) -> list[PlannedImage]:
+    """Every image of dataset ``name``, in split-file order, with a closure that renders it."""
+    from . import recipes
+    ds = datasets()[name]
+    counts = ({"test": ds.test_per_class} if ds.test_only else
+              {"train": POOL_TRAIN, "val": POOL_VAL, "test": ds.test_per_class})
+    out = []
+    for label, cname in enumerate(ds.classnames):
+        sources_for = recipes.sources_for(name, label, sum(counts.values()))
+        k = 0
+        for split, n in counts.items():
+            for j in range(n):
+                src = sources_for[k]
+                k += 1
+                rel = f"{label:03d}/{split}_{j:03d}.png"
+                out.append(PlannedImage(split, label, cname, rel,
+                                        _bind(recipes.make, name, label, split, j, src)))
+    order = {"train": 0, "val": 1, "test": 2}
+    return sorted(out, key=lambda p: (order[p.split], p.label, p.relpath))
+
+
+def _bind(fn, *args):
+    return lambda: fn(*args)

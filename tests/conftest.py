@@ -1,0 +1,58 @@
+"""Shared fixtures: a tiny random CLIP in the hub's format and a tiny EuroSAT-layout dataset."""
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+EUROSAT_CLASSES = ["Annual Crop Land", "Forest", "Herbaceous Vegetation Land", "Highway or Road",
+                   "Industrial Buildings", "Pasture Land", "Permanent Crop Land",
+                   "Residential Buildings", "River", "Sea or Lake"]
+FOLDERS = ["AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial", "Pasture",
+           "PermanentCrop", "Residential", "River", "SeaLake"]
+
+
+def make_colour_eurosat(root, per_class=(6, 2, 3), size=32, seed=0):
+    """EuroSAT's layout (eurosat/2750/<Folder>/*.png + split_zhou_EuroSAT.json), with images whose
+    colour depends on the class (so a prompt learner has something to learn)."""
+    rng = np.random.default_rng(seed)
+    ddir = os.path.join(root, "eurosat")
+    split = {"train": [], "val": [], "test": []}
+    for label, (folder, name) in enumerate(zip(FOLDERS, EUROSAT_CLASSES)):
+        os.makedirs(os.path.join(ddir, "2750", folder), exist_ok=True)
+        colour = np.array([(label * 67) % 256, (label * 131 + 40) % 256, (label * 29 + 90) % 256])
+        i = 0
+        for part, n in zip(("train", "val", "test"), per_class):
+            for _ in range(n):
+                i += 1
+                rel = f"{folder}/{folder}_{i}.png"
+                pixels = np.clip(colour + rng.normal(0, 25, (size, size, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(os.path.join(ddir, "2750", rel))
+                split[part].append([rel, label, name])
+    with open(os.path.join(ddir, "split_zhou_EuroSAT.json"), "w") as f:
+        json.dump(split, f)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory):
+    from cocoop_lib.backbone import save_random_clip
+    return str(save_random_clip(tmp_path_factory.mktemp("tiny_clip")))
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tiny_clip_dir):
+    from cocoop_lib.backbone import load_backbone
+    return load_backbone(tiny_clip_dir)
+
+
+@pytest.fixture(scope="session")
+def eurosat_root(tmp_path_factory):
+    return make_colour_eurosat(str(tmp_path_factory.mktemp("data")))
