@@ -31,10 +31,27 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, std
 
 
-def features_key(weights_sha256: str, impaths: list[str], transform) -> str:
-    """Cache key of the image features of a list of images under a test transform."""
+def base_new_summary(bases: list[float], news: list[float]) -> dict:
+    """One dataset over seeds: mean/std of base and new accuracy, and H of the two means."""
+    b, b_std = mean_std(bases)
+    n, n_std = mean_std(news)
+    return {"base": b, "base_std": b_std, "new": n, "new_std": n_std, "H": harmonic_mean(b, n)}
+
+
+def average_over_datasets(bases: list[float], news: list[float]) -> dict:
+    """The paper's average row: mean base, mean new, and H(mean base, mean new).
+
+    (Not the mean of per-dataset H: for CoCoOp's Table 1 that would be 75.44 instead of 75.83.)
+    """
+    b, n = sum(bases) / len(bases), sum(news) / len(news)
+    return {"base": b, "new": n, "H": harmonic_mean(b, n)}
+
+
+def features_key(weights_sha256: str, impaths: list[str], transform, precision: str = "fp32") -> str:
+    """Cache key of the image features of a list of images (weights, transform, precision, paths)."""
     h = hashlib.sha256(weights_sha256.encode())
     h.update(repr(transform).encode())
+    h.update(precision.encode())
     for p in impaths:
         h.update(p.encode())
         h.update(b"\0")

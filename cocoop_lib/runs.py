@@ -191,7 +191,8 @@ def run(config: RunConfig, force: bool = False, progress: bool = True) -> dict:
             learner.set_classnames(test_split.classnames, template=target_splits.template)
         else:
             learner.set_classnames(test_split.classnames)
-        key = features_key(backbone.weights_sha256, [d.impath for d in test_split.test], test_tf)
+        key = features_key(backbone.weights_sha256, [d.impath for d in test_split.test], test_tf,
+                           c.precision)
         feats, labels = image_features(model, ImageDataset(test_split.test, test_tf),
                                        batch_size=recipe.test_batch_size, device=c.device,
                                        precision=c.precision, cache_dir=out / "features",

@@ -188,3 +188,28 @@ def make_dataset(root: str, name: str, per_class=(1, 1, 1), **kw) -> None:
         make_imagenet(root, (per_class[0], per_class[2]))
     else:
         make_imagenet_variant(root, name, per_class[2], **kw)
+
+
+# ----------------------------------------------------------------------------- archives
+
+
+def tar_dir(src: str, archive: str, arcname: str) -> None:
+    """Pack folder ``src`` as ``arcname/`` into a .tar/.tar.gz archive."""
+    import tarfile
+    mode = "w:gz" if archive.endswith((".gz", ".tgz")) else "w"
+    with tarfile.open(archive, mode) as t:
+        t.add(src, arcname=arcname)
+
+
+def zip_paths(archive: str, members: dict[str, str]) -> None:
+    """Zip files/folders: {name inside the zip: path on disk}."""
+    import zipfile
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, path in members.items():
+            if os.path.isdir(path):
+                for dirpath, _, files in os.walk(path):
+                    for fn in files:
+                        full = os.path.join(dirpath, fn)
+                        z.write(full, os.path.join(name, os.path.relpath(full, path)))
+            else:
+                z.write(path, name)

@@ -199,8 +199,9 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_backbone, eurosat_
 
 
 def test_missing_weights_offline_fail_fast_with_a_clear_message(monkeypatch, tmp_path):
+    import huggingface_hub.constants as hf_constants
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     t0 = time.perf_counter()
     with pytest.raises(BackboneError, match="not in the local cache.*huggingface-cli download"):
         load_backbone("openai/clip-vit-base-patch16")
@@ -218,3 +219,35 @@ def test_bad_learner_arguments_are_clear_errors(tiny_backbone):
         CoOpPromptLearner(tiny_backbone, ["a", "b"], class_token_position="start")
     with pytest.raises(ValueError, match="cannot serve"):
         CoOpPromptLearner(tiny_backbone, ["a", "b"], csc=True).set_classnames(["x", "y", "z"])
+
+
+def test_aggregation_follows_the_paper():
+    from cocoop_lib.evaluation import average_over_datasets, base_new_summary, harmonic_mean
+    # CoCoOp's Table 1 rows (base, new) for the 11 datasets (CoCoOp paper)
+    rows = [(75.98, 70.43), (97.96, 93.81), (95.20, 97.69), (70.49, 73.59), (94.87, 71.75),
+            (90.70, 91.29), (33.41, 23.71), (79.74, 76.86), (77.01, 56.00), (87.49, 60.04),
+            (82.33, 73.45)]
+    avg = average_over_datasets([b for b, _ in rows], [n for _, n in rows])
+    assert round(avg["base"], 2) == 80.47 and round(avg["new"], 2) == 71.69
+    assert round(avg["H"], 2) == 75.83
+    # the other way (mean of per-dataset H; the paper quotes 75.44 from its rounded H column)
+    assert sum(harmonic_mean(b, n) for b, n in rows) / 11 == pytest.approx(75.44, abs=0.02)
+    s = base_new_summary([70.0, 72.0, 74.0], [60.0, 66.0, 60.0])
+    assert s["base"] == 72.0 and s["base_std"] == 2.0 and s["new"] == 62.0
+    assert s["new_std"] == pytest.approx(12 ** 0.5) and s["H"] == pytest.approx(2 * 72 * 62 / 134)
+
+
+def test_hub_id_loads_from_the_local_hub_cache_offline(tiny_clip_dir, tmp_path, monkeypatch):
+    """The real path (a hub id) with a random CLIP placed in the hub cache's layout."""
+    import shutil
+    import huggingface_hub.constants as hf_constants
+    repo = tmp_path / "hub" / "models--openai--clip-vit-base-patch16"
+    snapshot = repo / "snapshots" / "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_clip_dir, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(snapshot.name)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    bb = load_backbone("openai/clip-vit-base-patch16")
+    assert bb.source == "openai/clip-vit-base-patch16" and not bb.is_mini
+    assert bb.info()["weights_sha256"] == load_backbone(tiny_clip_dir).weights_sha256

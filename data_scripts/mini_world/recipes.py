@@ -66,8 +66,8 @@ def make(name: str, label: int, split: str, j: int, src) -> Image.Image:
     if name == "Fashion":
         (x, _, xt, _), _, _, _ = world.fashion_partition()
         arr = (x if src[0] == "train" else xt)[src[1]]
-        img = styles.colorize(pad32(arr[None])[0], (255, 255, 255), (0, 0, 0))
-        return styles.noise(img, rng, sigma=45)
+        img = Image.fromarray(pad32(arr[None])[0], "L")
+        return styles.noise(img, rng, sigma=45).convert("RGB")
     if name == "Digits":
         (x, _), _, _, _ = world.mnist_partition()
         ink, paper = styles.contrasting_pair(rng)

@@ -1,0 +1,32 @@
+# The project's two commands (see README):
+#   make book   executes every notebook on the offline mini world and builds the HTML book
+#   make test   runs the test suite
+# Both create the virtual environment .venv on first use (pip, from requirements.txt).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: book test test-all venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+book: venv
+	$(PY) scripts/run_book.py
+
+test: venv
+	$(PY) -m pytest -q
+
+test-all: venv
+	$(PY) -m pytest -q -m ""
+
+clean:
+	rm -rf _build outputs

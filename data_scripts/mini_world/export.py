@@ -1,0 +1,66 @@
+"""Export a pretraining checkpoint as the shipped mini CLIP (hub folder, fp16 safetensors).
+
+    python -m data_scripts.mini_world.export [--ckpt outputs/mini_world/ckpt.pt] [--out DIR]
+
+The folder loads with ``CLIPModel.from_pretrained(folder)`` and
+``CLIPTokenizer.from_pretrained(folder)``; ``mini_world.json`` records the provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import CLIPModel
+
+from .model_config import mini_clip_config
+from .paths import MINI_CLIP_DIR, TOKENIZER_DIR, WORK_DIR
+
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json")
+
+
+def export_model(model: CLIPModel, provenance: dict, out: Path = MINI_CLIP_DIR) -> Path:
+    """Write ``model`` (as fp16) + tokenizer + mini_world.json into ``out``, replacing it whole."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mini_clip_", dir=out.parent))
+    half = CLIPModel(model.config)
+    half.load_state_dict(model.state_dict())
+    half = half.to(torch.float16)
+    half.save_pretrained(tmp, safe_serialization=True)
+    for name in TOKENIZER_FILES:
+        if (TOKENIZER_DIR / name).is_file():
+            shutil.copy2(TOKENIZER_DIR / name, tmp / name)
+    (tmp / "mini_world.json").write_text(json.dumps(provenance, indent=1) + "\n")
+    old = out.with_name(out.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old.exists():
+        shutil.rmtree(old)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", type=Path, default=WORK_DIR / "ckpt.pt")
+    ap.add_argument("--out", type=Path, default=MINI_CLIP_DIR)
+    args = ap.parse_args(argv)
+    state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+    model = CLIPModel(mini_clip_config())
+    model.load_state_dict(state["model"])
+    prov = state.get("provenance", {})
+    export_model(model, prov, args.out)
+    print(f"exported step {state.get('step')} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Pretrain the mini CLIP with the contrastive loss (multi-positive) on generated image-caption pairs.
+
+    nohup setsid python -m data_scripts.mini_world.pretrain --steps 6000 > /tmp/pretrain.log 2>&1 &
+
+Resumable: re-running continues from ``<work dir>/ckpt.pt`` (written every --ckpt-minutes).
+Logs zero-shot accuracy on the mini benchmark's test splits (subsets) to ``<work dir>/log.jsonl``
+every --eval-minutes, exports a first model after --first-export-minutes, and the final one at
+the end (fp16 hub folder in cocoop_lib/assets/mini_clip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+from transformers import CLIPModel, CLIPTokenizer
+
+from .export import export_model
+from .model_config import CONTEXT_LENGTH, LOGIT_SCALE_INIT, mini_clip_config
+from .paths import CLIP_MEAN, CLIP_STD, MINI_WORLD_DIR, TOKENIZER_DIR, WORK_DIR
+from .pretrain_data import PretrainWorld
+from .zeroshot import accuracy, load_test
+
+EVAL_SETS = ["EmojiNet", "Glyphs", "Fashion", "Digits", "EmojiFood", "EmojiAnimals",
+             "EmojiNetV2", "EmojiNetSketch", "EmojiNetA", "EmojiNetR"]
+
+
+def param_groups(model: torch.nn.Module, wd: float):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.ndim < 2 or "embedding" in name or "logit_scale" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def contrastive_loss(img_f, txt_f, scale, concept, img_bits, cap_bits):
+    """Symmetric CE with every caption that is true of an image as a positive (soft targets)."""
+    logits = scale * img_f @ txt_f.T
+    pos = (concept[:, None] == concept[None, :]) & ((cap_bits[None, :] & ~img_bits[:, None]) == 0)
+    pos = pos.float()
+    li = -(pos / pos.sum(1, keepdim=True) * F.log_softmax(logits, 1)).sum(1).mean()
+    lt = -(pos.T / pos.T.sum(1, keepdim=True) * F.log_softmax(logits.T, 1)).sum(1).mean()
+    return (li + lt) / 2
+
+
+class Evaluator:
+    def __init__(self, per_class: dict[str, int] | None = None, full: bool = False):
+        self.sets = {}
+        for name in EVAL_SETS:
+            k = None if full else (per_class or {}).get(name, 3)
+            self.sets[name] = load_test(name, MINI_WORLD_DIR, k)
+
+    def __call__(self, model, tok) -> dict[str, float]:
+        out = {n: round(accuracy(model, tok, *s), 2) for n, s in self.sets.items()}
+        model.train()
+        return out
+
+
+def save_atomic(obj, path: Path):
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--work-dir", type=Path, default=WORK_DIR)
+    ap.add_argument("--ckpt-minutes", type=float, default=3.0)
+    ap.add_argument("--eval-minutes", type=float, default=6.0)
+    ap.add_argument("--first-export-minutes", type=float, default=15.0,
+                    help="export a first model after this much training (0: only at the end)")
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    work = args.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = work / "ckpt.pt", work / "log.jsonl"
+
+    torch.manual_seed(args.seed)
+    model = CLIPModel(mini_clip_config())
+    tok = CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR))
+    opt = torch.optim.AdamW(param_groups(model, args.wd), lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    gen = torch.Generator().manual_seed(args.seed)
+    rnd = random.Random(args.seed)
+    state = {"step": 0, "train_seconds": 0.0, "exported_first": False, "history": []}
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        gen.set_state(ck["gen"])
+        rnd.setstate(ck["rnd"])
+        state = ck["state"]
+        print(f"resumed from step {state['step']} ({state['train_seconds'] / 60:.1f} min trained)", flush=True)
+    if state.get("total_steps", args.steps) != args.steps:
+        print(f"note: schedule total changed {state.get('total_steps')} -> {args.steps}", flush=True)
+    state["total_steps"] = args.steps
+
+    world = PretrainWorld()
+    evaluator = Evaluator()
+    mean = torch.tensor(CLIP_MEAN)[:, None, None]
+    std = torch.tensor(CLIP_STD)[:, None, None]
+    max_scale = math.log(100.0)
+
+    def provenance():
+        return {
+            "what": "mini CLIP pretrained by data_scripts/mini_world/pretrain.py",
+            "architecture": "transformers.CLIPModel from data_scripts/mini_world/model_config.py",
+            "pretraining_data": "generated image-caption pairs, see data_scripts/mini_world/pretrain_data.py",
+            "concepts": len(world.concepts),
+            "pool_sizes": {k: len(v.concept) for k, v in world.pools.items()},
+            "steps": state["step"], "total_steps": args.steps, "batch_size": args.batch,
+            "lr": args.lr, "weight_decay": args.wd, "seed": args.seed,
+            "train_minutes": round(state["train_seconds"] / 60, 1),
+            "threads": args.threads, "logit_scale": round(float(model.logit_scale.exp()), 2),
+            "logit_scale_init": round(math.exp(LOGIT_SCALE_INIT), 2),
+            "zero_shot_test_subset": state["history"][-1]["zero_shot"] if state["history"] else None,
+        }
+
+    def checkpoint():
+        save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                     "rnd": rnd.getstate(), "state": state, "provenance": provenance()}, ckpt_path)
+
+    def log_eval(final=False, ev=None):
+        acc = (ev or evaluator)(model, tok)
+        rec = {"step": state["step"], "train_minutes": round(state["train_seconds"] / 60, 2),
+               "logit_scale": round(float(model.logit_scale.exp()), 2), "zero_shot": acc,
+               "mean": round(sum(acc.values()) / len(acc), 2), "final": final,
+               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        state["history"].append(rec)
+        with open(log_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        tqdm.write(json.dumps(rec))
+
+    model.train()
+    last_ckpt = last_eval = time.time()
+    bar = tqdm(total=args.steps, initial=state["step"], desc="pretrain", mininterval=10)
+    while state["step"] < args.steps:
+        t0 = time.time()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state["step"], args.steps, args.lr, args.warmup)
+        img, caps, concept, img_bits, cap_bits = world.batch(args.batch, gen, rnd)
+        ids = tok(caps, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH,
+                  return_tensors="pt")
+        x = (img - mean) / std
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            fi = model.get_image_features(pixel_values=x)
+            ft = model.get_text_features(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"])
+        fi = F.normalize(fi.float(), dim=-1)
+        ft = F.normalize(ft.float(), dim=-1)
+        loss = contrastive_loss(fi, ft, model.logit_scale.exp(), concept, img_bits, cap_bits)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, max_scale)
+        state["step"] += 1
+        state["train_seconds"] += time.time() - t0
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}",
+                        refresh=False)
+        now = time.time()
+        if now - last_eval > args.eval_minutes * 60:
+            log_eval()
+            last_eval = time.time()
+        if (not args.no_export and args.first_export_minutes and not state["exported_first"]
+                and state["train_seconds"] > args.first_export_minutes * 60):
+            if not state["history"] or state["history"][-1]["step"] != state["step"]:
+                log_eval()
+            export_model(model, provenance())
+            state["exported_first"] = True
+            tqdm.write(f"exported a first model at step {state['step']}")
+        if now - last_ckpt > args.ckpt_minutes * 60:
+            checkpoint()
+            last_ckpt = time.time()
+    bar.close()
+    if not state["history"] or not state["history"][-1]["final"]:
+        log_eval(final=True, ev=Evaluator(full=True))
+        checkpoint()
+    if not args.no_export:
+        export_model(model, provenance())
+        print(f"exported the final model (step {state['step']})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Zero-shot accuracy of a CLIPModel on the mini benchmark's test splits (used while pretraining)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .paths import CLIP_MEAN, CLIP_STD, MINI_WORLD_DIR
+
+
+def load_test(name: str, root: Path = MINI_WORLD_DIR, per_class: int | None = None):
+    """(images (N,3,32,32) normalised, labels, classnames, template) of a dataset's test split."""
+    folder = root / name
+    split = json.loads((folder / f"split_zhou_{name}.json").read_text())
+    manifest = json.loads((root / "manifest.json").read_text())["datasets"][name]
+    items = split["test"]
+    if per_class is not None:
+        seen: dict[int, int] = {}
+        keep = []
+        for it in items:
+            if seen.get(it[1], 0) < per_class:
+                seen[it[1]] = seen.get(it[1], 0) + 1
+                keep.append(it)
+        items = keep
+    names = {}
+    for part in split.values():
+        for rel, label, cname in part:
+            names[label] = cname
+    arr = np.stack([np.asarray(Image.open(folder / "images" / rel).convert("RGB")) for rel, _, _ in items])
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
+    x = (x - torch.tensor(CLIP_MEAN)[:, None, None]) / torch.tensor(CLIP_STD)[:, None, None]
+    y = torch.tensor([it[1] for it in items])
+    return x, y, [names[i] for i in range(len(names))], manifest["template"]
+
+
+@torch.no_grad()
+def accuracy(model, tokenizer, x, y, classnames, template, batch: int = 500) -> float:
+    """Top-1 zero-shot accuracy (%) with the dataset's template."""
+    model.eval()
+    prompts = [template.format(c) for c in classnames]
+    tok = tokenizer(prompts, padding="max_length", truncation=True,
+                    max_length=model.config.text_config.max_position_embeddings, return_tensors="pt")
+    t = model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
+    t = t / t.norm(dim=-1, keepdim=True)
+    correct = 0
+    for i in range(0, len(y), batch):
+        f = model.get_image_features(pixel_values=x[i:i + batch].to(next(model.parameters()).dtype))
+        f = f / f.norm(dim=-1, keepdim=True)
+        correct += int(((f @ t.T.to(f.dtype)).argmax(1) == y[i:i + batch]).sum())
+    return 100.0 * correct / len(y)
