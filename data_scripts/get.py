@@ -3,9 +3,10 @@
     python -m data_scripts.get EuroSAT --root /data            # one dataset
     python -m data_scripts.get all --root /data --dry-run      # what would be fetched, touching nothing
 
-Downloads go to ``<root>/_downloads/<Dataset>/`` (``--downloads DIR`` for ``DIR/<Dataset>/``), are
-resumed when interrupted, checked against published md5/sha256 where known (otherwise their sha256 is recorded in
-``recorded_sha256.json`` beside them and checked on reuse), then unpacked into place. A file you
+Downloads go to ``<root>/_downloads/<Dataset>/`` (``--downloads DIR`` for ``DIR/<Dataset>/``),
+are resumed when interrupted, are checked against published md5/sha256 where known (otherwise
+their sha256 is recorded in ``recorded_sha256.json`` beside them and checked on reuse), and are
+then unpacked into place. A file you
 obtained yourself (manual steps: ImageNet, StanfordCars, dead links) is used when it is found in the
 downloads folder. Each dataset is checked with `data_scripts.verify` at the end.
 """
@@ -26,6 +27,7 @@ from . import sources as S
 from .download import DownloadError, check_file, download
 
 RECORD = "recorded_sha256.json"
+INSTALLED = ".data_scripts_installed.json"  # in the dataset folder: artifacts unpacked there
 
 
 def paper_names() -> list[str]:
@@ -45,6 +47,37 @@ def resolve(names: list[str]) -> list[str]:
     return out
 
 
+def _installed_path(root: str, name: str) -> str:
+    return os.path.join(root, DATASETS[name].folder, INSTALLED)
+
+
+def installed(a: S.Artifact, root: str, name: str) -> bool:
+    """Whether ``a`` is in place: its targets exist and (for downloads) it was unpacked by us."""
+    if not a.targets or not all(os.path.exists(os.path.join(root, t)) for t in a.targets):
+        return False
+    if not a.filename or a.handler:
+        return True
+    try:
+        with open(_installed_path(root, name)) as f:
+            return a.filename in json.load(f)
+    except (OSError, ValueError):
+        return False
+
+
+def mark_installed(a: S.Artifact, root: str, name: str, sha256: str) -> None:
+    path = _installed_path(root, name)
+    try:
+        with open(path) as f:
+            done = json.load(f)
+    except (OSError, ValueError):
+        done = {}
+    done[a.filename] = sha256
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(done, f, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 # ----------------------------------------------------------------------------- dry run
 
 
@@ -55,11 +88,13 @@ def describe(name: str, root: str, downloads: str, out=print) -> None:
     shown = set()
     for a in S.SOURCES[name]:
         targets = ", ".join(os.path.join(root, t) for t in a.targets) or "(used to prepare the above)"
-        done = a.targets and all(os.path.exists(os.path.join(root, t)) for t in a.targets)
+        done = installed(a, root, name)
+        present = not done and a.targets and all(os.path.exists(os.path.join(root, t)) for t in a.targets)
         label = a.filename or "(manual)"
         check = (f"md5 {a.md5}" if a.md5 else f"sha256 {a.sha256}" if a.sha256
                  else "no published checksum (sha256 recorded on download)")
-        out(f"  {label}  [{a.size}, approx.]  -> {targets}{'  (already in place)' if done else ''}")
+        state = "  (already in place)" if done else "  (target exists; not unpacked by data_scripts)" if present else ""
+        out(f"  {label}  [{a.size}, approx.]  -> {targets}{state}")
         if a.filename:
             out(f"    {check}")
         for i, url in enumerate(a.urls):
@@ -245,6 +280,11 @@ def get_dataset(name: str, root: str, downloads: str, keep: bool = False, log=pr
                 attempts: int = 3) -> list[str]:
     """Fetch and place one dataset; returns what is still missing (empty when complete)."""
     log(f"== {name}")
+    from .verify import verify_dataset
+
+    if os.path.isdir(DATASETS[name].dataset_dir(root)) and not verify_dataset(name, root):
+        log(f"  {DATASETS[name].dataset_dir(root)} is complete (verify OK): nothing to do")
+        return []
     downloads = os.path.join(downloads, name)
     pending = []
     for a in S.SOURCES[name]:
@@ -254,7 +294,7 @@ def get_dataset(name: str, root: str, downloads: str, keep: bool = False, log=pr
             if a.handler == "imagenet_val":
                 pending += prepare_imagenet(root, downloads, log)
             continue
-        if a.targets and all(os.path.exists(os.path.join(root, t)) for t in a.targets):
+        if installed(a, root, name):
             log(f"  {', '.join(a.targets)}: already in place")
             continue
         if not a.filename:
@@ -266,6 +306,7 @@ def get_dataset(name: str, root: str, downloads: str, keep: bool = False, log=pr
             pending.append(f"{name}: {a.filename}")
             continue
         install(a, path, root, log)
+        mark_installed(a, root, name, _load_record(downloads).get(a.filename, {}).get("sha256", ""))
         if a.archive and not keep:
             os.remove(path)
             log(f"  removed {path} (use --keep-downloads to keep archives)")

@@ -1,7 +1,6 @@
 """Dataset definitions, split reading, the protocol's few-shot draw, base/new, image loading."""
 
 import json
-import math
 import os
 import random
 import shutil
@@ -363,3 +362,43 @@ def test_missing_and_unreadable_images_named_all_at_once(tmp_path):
         ds[1]
     write_image(gone[0])
     assert ImageDataset(s.train, None)[0][0].size == (4, 4)
+
+
+def test_damaged_cache_is_redrawn(tmp_path):
+    splits = toy_splits()
+    first = sample_few_shot(splits, 4, 3, cache_dir=str(tmp_path))
+    [name] = os.listdir(tmp_path)
+    data = json.loads((tmp_path / name).read_text())
+    data["train"] = [["x"]]                                  # damaged entries, same key
+    (tmp_path / name).write_text(json.dumps(data))
+    assert sample_few_shot(splits, 4, 3, cache_dir=str(tmp_path)).train == first.train
+    (tmp_path / name).write_text("{truncated")
+    assert sample_few_shot(splits, 4, 3, cache_dir=str(tmp_path)).train == first.train
+    assert json.loads((tmp_path / name).read_text())["num_shots"] == 4
+
+
+def test_fgvc_unknown_variant_and_imagenet_unsorted_val_are_reported(tmp_path):
+    from fixtures_data import make_fgvc, make_imagenet
+    make_fgvc(str(tmp_path))
+    path = tmp_path / "fgvc_aircraft" / "images_variant_val.txt"
+    path.write_text(path.read_text() + "1234567 Concorde\n")
+    with pytest.raises(DataError, match=r"images_variant_val.txt line 101: '1234567 Concorde'"):
+        load_dataset("FGVCAircraft", str(tmp_path))
+    make_imagenet(str(tmp_path))
+    shutil.rmtree(tmp_path / "imagenet" / "images" / "val" / wnids()[3])
+    with pytest.raises(DataError, match="sorted into class folders"):
+        load_dataset("ImageNet", str(tmp_path))
+
+
+def test_a_mini_world_style_spec_loads_without_root(tmp_path):
+    """How the mini world declares a dataset: images + split_zhou_<Name>.json under a folder."""
+    from cocoop_lib.datasets import DatasetSpec
+    make_split_dataset(str(tmp_path), "DTD")
+    spec = DatasetSpec("Textures", "dtd", "{} texture.", 47, world="mini",
+                       split_file="split_zhou_DescribableTextures.json", image_dir="images",
+                       default_root=str(tmp_path))
+    s = spec.load()
+    assert (s.name, len(s.classnames), len(s.test)) == ("Textures", 47, 47)
+    shutil.rmtree(tmp_path / "dtd")
+    with pytest.raises(DataError, match="mini_world.build"):
+        spec.load()

@@ -63,7 +63,8 @@ class DatasetSpec:
 
     def fix_hint(self, root: str | None) -> str:
         if self.world == "mini":
-            return "the mini world ships with the package: reinstall it or rebuild it with data_scripts"
+            return ("the mini world ships with the package (cocoop_lib/assets/mini_world): restore it "
+                    "from git or rebuild it with `python -m data_scripts.mini_world.build`")
         return f"run `python -m data_scripts.get {self.name} --root {root or '<data root>'}`"
 
     def load(self, root: str | None = None) -> DatasetSplits:
@@ -112,7 +113,7 @@ def _need_dir(spec: DatasetSpec, path: str, root: str) -> None:
 def _read_split_json(spec, ddir, root):
     path = os.path.join(ddir, spec.split_file)
     _need_file(spec, path, root)
-    train, val, test = read_split_file(path, os.path.join(ddir, spec.image_dir))
+    train, val, test = read_split_file(path, os.path.join(ddir, spec.image_dir), spec.fix_hint(root))
     return train, val, test, sha256_file(path)
 
 

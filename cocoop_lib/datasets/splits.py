@@ -73,9 +73,10 @@ def classnames_from(name: str, *parts: list[Datum], where: str = "", fix: str = 
     return [names[i] for i in range(len(names))]
 
 
-def read_split_file(path: str, image_dir: str) -> tuple[list[Datum], list[Datum], list[Datum]]:
+def read_split_file(path: str, image_dir: str, fix: str | None = None
+                    ) -> tuple[list[Datum], list[Datum], list[Datum]]:
     """Read a ``split_zhou_<Name>.json``: {"train"|"val"|"test": [[relpath, label, classname], ...]}."""
-    fix = "re-fetch it with `python -m data_scripts.get <dataset> --root <data root>`"
+    fix = fix or "re-fetch it with `python -m data_scripts.get <dataset> --root <data root>`"
     if not os.path.isfile(path):
         raise DataError(f"split file not found: {path}; {fix}.")
     try:
@@ -113,9 +114,15 @@ def read_split_file(path: str, image_dir: str) -> tuple[list[Datum], list[Datum]
     return out[0], out[1], out[2]
 
 
+def _rel(path: str, base_dir: str, prefix: str) -> str:
+    rel = path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, base_dir)
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
+
+
 def entries_of(items: list[Datum], base_dir: str) -> list[list]:
     """Items as split-file entries, paths relative to ``base_dir`` with '/' separators."""
-    return [[os.path.relpath(d.impath, base_dir).replace(os.sep, "/"), d.label, d.classname] for d in items]
+    prefix = os.path.join(base_dir, "")
+    return [[_rel(d.impath, base_dir, prefix), d.label, d.classname] for d in items]
 
 
 # ----------------------------------------------------------------------------- few-shot
@@ -196,9 +203,13 @@ def sample_few_shot(
         path = os.path.join(cache_dir, f"{safe}-shot_{num_shots}-seed_{seed}.json")
         cached = _read_cache(path, key)
         if cached is not None:
-            train = _from_entries(cached["train"], base)
-            val = _from_entries(cached["val"], base)
-            return dataclasses.replace(splits, train=train, val=val)
+            try:
+                train = _from_entries(cached["train"], base)
+                val = _from_entries(cached["val"], base)
+            except (KeyError, TypeError, ValueError):
+                pass  # a damaged cache file: draw again and overwrite it
+            else:
+                return dataclasses.replace(splits, train=train, val=val)
     rng = random.Random(seed)
     train = _draw(splits.train, num_shots, rng)
     val = _draw(splits.val, k_val, rng)

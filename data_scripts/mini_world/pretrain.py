@@ -64,7 +64,7 @@ class Evaluator:
     def __init__(self, per_class: dict[str, int] | None = None, full: bool = False):
         self.sets = {}
         for name in EVAL_SETS:
-            k = None if full else (per_class or {}).get(name, 3)
+            k = None if full else (per_class or {"Fashion": 30, "Digits": 30}).get(name, 3)
             self.sets[name] = load_test(name, MINI_WORLD_DIR, k)
 
     def __call__(self, model, tok) -> dict[str, float]:
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
             "steps": state["step"], "total_steps": args.steps, "batch_size": args.batch,
             "lr": args.lr, "weight_decay": args.wd, "seed": args.seed,
             "train_minutes": round(state["train_seconds"] / 60, 1),
-            "threads": args.threads, "logit_scale": round(float(model.logit_scale.exp()), 2),
+            "threads": args.threads, "logit_scale": round(float(model.logit_scale.detach().exp()), 2),
             "logit_scale_init": round(math.exp(LOGIT_SCALE_INIT), 2),
             "zero_shot_test_subset": state["history"][-1]["zero_shot"] if state["history"] else None,
         }
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
     def log_eval(final=False, ev=None):
         acc = (ev or evaluator)(model, tok)
         rec = {"step": state["step"], "train_minutes": round(state["train_seconds"] / 60, 2),
-               "logit_scale": round(float(model.logit_scale.exp()), 2), "zero_shot": acc,
+               "logit_scale": round(float(model.logit_scale.detach().exp()), 2), "zero_shot": acc,
                "mean": round(sum(acc.values()) / len(acc), 2), "final": final,
                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         state["history"].append(rec)
