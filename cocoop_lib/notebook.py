@@ -18,7 +18,10 @@ backbone and data root select (the offline mini world when ``data_root`` is None
 from __future__ import annotations
 
 import os
+import warnings
 
+# tqdm.auto warns at import that ipywidgets is missing; the book needs no widgets.
+warnings.filterwarnings("ignore", message="IProgress not found")
 # Executed notebooks should not fill with progress bars (tqdm reads this when it is imported).
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -71,26 +74,15 @@ class World:
 
 
 def _role_of(spec) -> str | None:
-    """The paper dataset a dataset plays: its own name for paper datasets, else declared roles."""
-    from .datasets import BASE_TO_NEW, DOMAIN_SHIFT
-
+    """The paper dataset a dataset plays: paper datasets play themselves; mini datasets as
+    ``cocoop_lib.datasets.mini.PLAYS`` says (None: a base-to-new dataset of its own)."""
     if spec.world == "paper":
         return spec.name
-    for attr in ("plays", "paper_role", "paper_dataset", "stands_for", "analogue"):
-        value = getattr(spec, attr, None)
-        if isinstance(value, str) and value in BASE_TO_NEW + DOMAIN_SHIFT:
-            return value
-    try:  # a mapping in the mini world's module
-        from .datasets import mini
-        for attr in ("PLAYS", "ROLES", "PAPER_ROLES"):
-            table = getattr(mini, attr, None)
-            if isinstance(table, dict) and isinstance(table.get(spec.name), str):
-                value = table[spec.name]
-                if value in BASE_TO_NEW + DOMAIN_SHIFT:
-                    return value
+    try:
+        from .datasets.mini import PLAYS
     except ImportError:
-        pass
-    return None
+        return None
+    return PLAYS.get(spec.name)
 
 
 def world_of(datasets: list[str]) -> World:
@@ -367,8 +359,11 @@ def run_all(configs, *, verbose: bool = True) -> list[dict]:
         records.append(record)
         if verbose:
             c = record["config"]
+            order = {"base": 0, "new": 1, "H": 2, "all": 0}
+            items = sorted(record["metrics"].items(), key=lambda kv: (
+                not kv[0].startswith(c["dataset"] + ":"), order.get(kv[0].split(":")[-1], 3)))
             metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(c['dataset'] + ':') else k} "
-                                f"{v:.1f}" for k, v in record["metrics"].items())
+                                f"{v:.1f}" for k, v in items)
             how = "reused" if reused else f"{record['seconds']['total']:.0f} s"
             print(f"[{i}/{len(configs)}] {c['dataset']} {c['method']} n_ctx={record['n_ctx']} "
                   f"seed {c['seed']}: {metrics}  ({how})", flush=True)
@@ -470,7 +465,7 @@ def provenance_block(P: BookParameters, records: list[dict] | None = None,
         ("data", info["data"]),
         ("recipe", info["recipe"]),
         ("device", f"{info['device']} ({info.get('device_name', '')}"
-                   + (f", {info['cpu_threads']} threads" if "cpu_threads" in info else "")
+                   + (f", {info['cpu_threads']} thread(s)" if "cpu_threads" in info else "")
                    + (f", CUDA {info['cuda']}" if info.get("cuda") else "") + ")"),
         ("versions", ", ".join(f"{k} {v}" for k, v in info["versions"].items())),
         ("git revision", info["git_revision"]),
@@ -609,5 +604,22 @@ def ablation_n_ctx(P: BookParameters) -> int:
     if P.n_ctx:
         return P.n_ctx
     dims = backbone_dims(P)
+    if dims["text_width"] == 512 and dims["embed_dim"] == 512:
+        return 60                     # the paper's (no need to read every class name)
     return matched_n_ctx(dims, context_length=dims["context_length"],
                          longest_name=longest_classname_tokens(P))
+
+
+def test_features(config, model, items):
+    """Image features and labels of ``items`` under the test transform, from the same cache the
+    runs use (``<output_dir>/features``): ((N, E) float32, (N,) long)."""
+    from .backbone import image_transforms
+    from .datasets import ImageDataset
+    from .evaluation import features_key, image_features
+
+    c = config.resolved() if hasattr(config, "resolved") else config
+    backbone = model.backbone
+    _, test_tf = image_transforms(backbone.image_size)
+    key = features_key(backbone.weights_sha256, [d.impath for d in items], test_tf, c.precision)
+    return image_features(model, ImageDataset(items, test_tf), device=c.device, precision=c.precision,
+                          cache_dir=Path(c.output_dir) / "features", cache_key=key)

@@ -77,6 +77,17 @@ def _ordered(labels) -> list[str]:
     return sorted(labels, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
 
 
+def _with_paper_names(plays: dict | None, datasets) -> dict:
+    """``plays`` completed with the paper's own datasets, which play themselves."""
+    from .datasets import BASE_TO_NEW, DOMAIN_SHIFT
+
+    out = dict(plays or {})
+    for d in datasets:
+        if d in BASE_TO_NEW + DOMAIN_SHIFT:
+            out.setdefault(d, d)
+    return out
+
+
 # ----------------------------------------------------------------------------- Table 1
 
 
@@ -88,7 +99,6 @@ def base_to_new(records: list[dict], plays: dict | None = None) -> pd.DataFrame:
     (ours - paper). ``plays`` maps a dataset to the paper dataset whose part it plays (paper
     datasets play themselves); the average row is compared with the paper's 11-dataset average.
     """
-    plays = dict(plays or {})
     df = records_frame(records)
     if df.empty:
         return pd.DataFrame(columns=["dataset", "method", "n_seeds", "base", "base_std", "new",
@@ -134,6 +144,7 @@ def base_to_new(records: list[dict], plays: dict | None = None) -> pd.DataFrame:
     paper = paper_results.table1().pivot_table(index=["dataset", "method"], columns="metric",
                                                values="value").reset_index()
     paper["method"] = paper["method"].map(PAPER_METHOD)
+    plays = _with_paper_names(plays, datasets)
     plays[AVERAGE] = AVERAGE
     out["paper_dataset"] = out["dataset"].map(lambda d: plays.get(d, ""))
     merged = out.merge(paper.rename(columns={"dataset": "paper_dataset", "base": "paper_base",
@@ -238,7 +249,7 @@ def transfer(records: list[dict], source: str, targets: list[str], plays: dict |
     seed means), accuracy, std (over seeds; for the average: of the per-seed target means),
     n_seeds, paper_dataset, paper, paper_confirmed, diff (ours - paper).
     """
-    plays = dict(plays or {})
+    plays = _with_paper_names(plays, [source, *targets])
     df = records_frame(records)
     cols = ["method", "dataset", "role", "accuracy", "std", "n_seeds", "paper_dataset", "paper",
             "paper_confirmed", "diff"]
@@ -583,3 +594,10 @@ def plot_transfer(tr: pd.DataFrame, title: str = ""):
         t.set_ha("right")
     fig.tight_layout()
     return fig
+
+
+def transfer_average(frame: pd.DataFrame, method: str, column: str = "accuracy") -> float:
+    """The "average over targets" value of ``method`` in a :func:`transfer` frame (NaN if absent);
+    ``column="paper"`` gives the paper's."""
+    row = frame[(frame.method == method) & (frame.role == "average")] if len(frame) else frame
+    return float(row[column].iloc[0]) if len(row) else float("nan")

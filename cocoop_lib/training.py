@@ -73,6 +73,30 @@ def _atomic_save(obj, path: Path) -> None:
     tmp.replace(path)
 
 
+def train_step(model: PromptedCLIP, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+               labels: torch.Tensor, precision: str = "fp32", device: str = "cpu",
+               scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:
+    """One optimisation step on a batch; returns the (detached) loss.
+
+    The frozen image encoder runs without autograd (under the precision's autocast, as at
+    evaluation); logits and the loss under autocast; then backward and the optimiser step (through
+    ``scaler`` when given, as fp16 autocast needs).
+    """
+    with autocast_context(precision, device):
+        features = model.encode_images(images.to(device))                # (B, E), no autograd
+        logits = model.logits_from_features(features)                     # (B, C)
+        loss = F.cross_entropy(logits.float(), labels.to(device))
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach()
+
+
 def train(model: PromptedCLIP, train_set, settings: TrainSettings,
           checkpoint_path: str | Path | None = None, progress: bool = True) -> dict:
     """Train ``model.prompt_learner`` on ``train_set`` (a dataset of (image, label)).
@@ -116,16 +140,8 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{settings.epochs}", leave=False, disable=not progress)
         for images, labels in bar:
-            labels = labels.to(device)
-            features = model.encode_images(images.to(device))             # frozen, no autograd
-            with autocast_context(precision, device):
-                logits = model.logits_from_features(features)
-                loss = F.cross_entropy(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total += float(loss.detach()) * len(labels)
+            loss = train_step(model, optimizer, images, labels, precision, device, scaler)
+            total += float(loss) * len(labels)
             count += len(labels)
         history["losses"].append(total / max(count, 1))
         history["lrs"].append(lr)

@@ -37,6 +37,9 @@ def export_model(model: CLIPModel, provenance: dict, out: Path = MINI_CLIP_DIR) 
         if (TOKENIZER_DIR / name).is_file():
             shutil.copy2(TOKENIZER_DIR / name, tmp / name)
     (tmp / "mini_world.json").write_text(json.dumps(provenance, indent=1) + "\n")
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700
+    for f in tmp.iterdir():
+        os.chmod(f, 0o644)
     old = out.with_name(out.name + ".old")
     if old.exists():
         shutil.rmtree(old)
@@ -52,11 +55,27 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", type=Path, default=WORK_DIR / "ckpt.pt")
     ap.add_argument("--out", type=Path, default=MINI_CLIP_DIR)
+    ap.add_argument("--no-eval", action="store_true", help="skip the full zero-shot evaluation")
     args = ap.parse_args(argv)
     state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
     model = CLIPModel(mini_clip_config())
     model.load_state_dict(state["model"])
-    prov = state.get("provenance", {})
+    prov = dict(state.get("provenance", {}))
+    if not args.no_eval:
+        from transformers import CLIPTokenizer
+        from .zeroshot import accuracy, load_test
+        from .pretrain import EVAL_SETS
+        tok = CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR))
+        acc = {}
+        for name in EVAL_SETS:
+            x, y, names, template = load_test(name)
+            acc[name] = round(accuracy(model, tok, x, y, names, template), 2)
+            print(f"{name}: zero-shot {acc[name]:.2f}% ({len(names)} classes)", flush=True)
+        prov["zero_shot_test"] = acc
+        prov["zero_shot_images"] = "full test splits"
+        prov["zero_shot_template"] = "each dataset's template (cocoop_lib/datasets/mini.py)"
+    prov.pop("zero_shot_test_subset", None)
+    prov["logit_scale"] = round(float(model.logit_scale.detach().exp()), 2)
     export_model(model, prov, args.out)
     print(f"exported step {state.get('step')} to {args.out}")
     return 0

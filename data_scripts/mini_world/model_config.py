@@ -8,7 +8,7 @@ from transformers import CLIPConfig
 
 IMAGE_SIZE = 32
 CONTEXT_LENGTH = 32
-LOGIT_SCALE_INIT = math.log(100.0)  # real CLIP's (clamped) value; see docs/mini_world.md
+LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's init; it may rise to 100 (see pretrain.py)
 
 
 def mini_clip_config() -> CLIPConfig:

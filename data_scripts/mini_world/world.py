@@ -7,7 +7,7 @@ its own seeded Generator) is the same on every rebuild with the same sources ins
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable
 
@@ -105,11 +105,12 @@ class MiniDataset:
 
     name: str
     template: str
-    role: str            # 'base-to-new' (train/val/test) or 'domain of EmojiNet' (test only)
+    role: str            # "base-to-new" (train/val/test) or "domain shift of MiniEmojiNet" (test only)
     shift: str           # how its images differ from the pretraining images
     test_per_class: int
     test_only: bool = False
     classnames: list[str] = field(default_factory=list)
+    key: str = ""        # recipe and seed key (the name without "Mini")
 
 
 def datasets() -> dict[str, MiniDataset]:
@@ -117,36 +118,44 @@ def datasets() -> dict[str, MiniDataset]:
     sel = emoji_selection()
     names = {k: [inv[i][1] for i in v] for k, v in sel.items()}
     b2n = "base-to-new"
-    dom = "domain of EmojiNet"
-    return {d.name: d for d in [
-        MiniDataset("EmojiNet", "a photo of a {}.", b2n,
+    dom = "domain shift of MiniEmojiNet"
+    made = [
+        MiniDataset("MiniEmojiNet", "a photo of a {}.", b2n,
                     "none: colour emoji, random light backgrounds (plays ImageNet)", 10,
                     classnames=names["EmojiNet"]),
-        MiniDataset("Glyphs", "a photo of a {}, a type of character.", b2n,
+        MiniDataset("MiniGlyphs", "a photo of a {}, a type of character.", b2n,
                     "font families never seen in pretraining, blurred", 15,
                     classnames=list(glyphs.CLASSNAMES)),
-        MiniDataset("Fashion", "a photo of a {}, a type of clothing.", b2n,
+        MiniDataset("MiniFashion", "a photo of a {}, a type of clothing.", b2n,
                     "Fashion-MNIST images unseen in pretraining, with strong pixel noise", 100,
                     classnames=list(sources.FASHION_CLASSES)),
-        MiniDataset("Digits", "a photo of a {}.", b2n,
+        MiniDataset("MiniDigits", "a photo of a {}.", b2n,
                     "MNIST digits unseen in pretraining, coloured ink on coloured paper", 100,
                     classnames=list(sources.DIGIT_CLASSES)),
-        MiniDataset("EmojiFood", "a photo of {}, a type of food.", b2n,
+        MiniDataset("MiniFood", "a photo of {}, a type of food.", b2n,
                     "food emoji, faded (low contrast)", 10, classnames=names["EmojiFood"]),
-        MiniDataset("EmojiAnimals", "a photo of a {}, a type of animal.", b2n,
+        MiniDataset("MiniAnimals", "a photo of a {}, a type of animal.", b2n,
                     "animal emoji, in grey scale", 10, classnames=names["EmojiAnimals"]),
-        MiniDataset("EmojiNetV2", "a photo of a {}.", dom,
+        MiniDataset("MiniEmojiNetV2", "a photo of a {}.", dom,
                     "EmojiNet classes, smaller and off-centre on darker backgrounds", 5, True,
                     names["EmojiNet"]),
-        MiniDataset("EmojiNetSketch", "a photo of a {}.", dom,
+        MiniDataset("MiniEmojiNetSketch", "a photo of a {}.", dom,
                     "EmojiNet classes as Symbola's black outlines (never seen as outlines in "
                     "pretraining)", 5, True, names["EmojiNet"]),
-        MiniDataset("EmojiNetA", "a photo of a {}.", dom,
+        MiniDataset("MiniEmojiNetA", "a photo of a {}.", dom,
                     "EmojiNet classes, off-centre close-ups with pixel noise", 5, True,
                     names["EmojiNet"]),
-        MiniDataset("EmojiNetR", "a photo of a {}.", dom,
+        MiniDataset("MiniEmojiNetR", "a photo of a {}.", dom,
                     "EmojiNet classes as 8x8 pixel-art renditions", 5, True, names["EmojiNet"]),
-    ]}
+    ]
+    return {d.name: replace(d, key=KEYS[d.name]) for d in made}
+
+
+# Seed keys: the images of each dataset are drawn from Generators keyed by these names.
+KEYS = {"MiniEmojiNet": "EmojiNet", "MiniGlyphs": "Glyphs", "MiniFashion": "Fashion",
+        "MiniDigits": "Digits", "MiniFood": "EmojiFood", "MiniAnimals": "EmojiAnimals",
+        "MiniEmojiNetV2": "EmojiNetV2", "MiniEmojiNetSketch": "EmojiNetSketch",
+        "MiniEmojiNetA": "EmojiNetA", "MiniEmojiNetR": "EmojiNetR"}
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ def plan(name: str) -> list[PlannedImage]:
               {"train": POOL_TRAIN, "val": POOL_VAL, "test": ds.test_per_class})
     out = []
     for label, cname in enumerate(ds.classnames):
-        sources_for = recipes.sources_for(name, label, sum(counts.values()))
+        sources_for = recipes.sources_for(ds.key, label, sum(counts.values()))
         k = 0
         for split, n in counts.items():
             for j in range(n):
@@ -174,7 +183,7 @@ def plan(name: str) -> list[PlannedImage]:
                 k += 1
                 rel = f"{label:03d}/{split}_{j:03d}.png"
                 out.append(PlannedImage(split, label, cname, rel,
-                                        _bind(recipes.make, name, label, split, j, src)))
+                                        _bind(recipes.make, ds.key, label, split, j, src)))
     order = {"train": 0, "val": 1, "test": 2}
     return sorted(out, key=lambda p: (order[p.split], p.label, p.relpath))
 

@@ -1,0 +1,712 @@
+"""Speed benchmark: the library's CoCoOp / CoOp against the faithful port of the official loop.
+
+    python -m benchmarks.bench --quick                 # CPU, 2-layer ViT-B/16-shaped model, ~2-3 min
+    python -m benchmarks.bench                         # CPU, 12 layers (full ViT-B/16 shape), ~25 min
+    python -m benchmarks.bench --device cuda           # GPU preset (benchmarks/gpu_check.sh)
+    python -m benchmarks.bench --dry-run               # seconds: exercises every code path
+
+Both paths run in the same process, on the same random inputs, interleaved round by round (so load
+on a shared machine hits both alike), after a check that they give the same logits and gradients.
+Each number is the median of ``--repeats`` timings. Performance claims are the RATIOS: speed-ups,
+the CoCoOp / CoOp cost ratio, memory ratios and, on a GPU, the achieved fraction of peak FLOP/s
+from the cost model of docs/performance.md. Results go to a JSON file and a printed table.
+
+Model: random weights in ViT-B/16's shape (text width 512, 8 heads, context 77, vocab 49408;
+vision width 768, 12 heads, 224 px, patch 16; embed 512); ``--layers`` sets the depth of both towers
+(12 = ViT-B/16; fewer keep the image/text cost balance and every per-layer ratio).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")          # the library's progress bars
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.data import TensorDataset  # noqa: E402
+from transformers import CLIPConfig, CLIPModel, CLIPTokenizer  # noqa: E402
+
+from benchmarks.faithful import faithful_evaluate, faithful_model, faithful_train_step  # noqa: E402
+from cocoop_lib.backbone import CLIP_TOKENIZER_DIR, Backbone  # noqa: E402
+from cocoop_lib.evaluation import accuracy_from_features, image_features  # noqa: E402
+from cocoop_lib.model import PromptedCLIP  # noqa: E402
+from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
+from cocoop_lib.training import train_step  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SGD = dict(lr=0.002, momentum=0.9, weight_decay=5e-4)     # the protocol's optimiser
+
+# ------------------------------------------------------------------------------- cost model
+IMAGE_GFLOPS_B16 = 35.1        # ViT-B/16 image encoder forward at 224 px (12 layers)
+BACKWARD_FACTOR = 2.02         # training step text cost / forward cost (frozen weights)
+
+# Dense bf16 tensor-core peaks (TFLOP/s) by device-name fragment, most specific first.
+PEAK_BF16_TFLOPS = [("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0),
+                    ("GH200", 989.0), ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0),
+                    ("A10G", 70.0), ("A10", 125.0), ("V100", 125.0), ("T4", 65.0)]
+
+
+def text_gflops(length: int, width: int = 512, layers: int = 12) -> float:
+    """Cost-model forward FLOPs of one prompt of ``length`` tokens (2 x MACs), in GFLOPs."""
+    return layers * (2 * length * 12 * width ** 2 + 4 * length ** 2 * width) / 1e9
+
+
+def shared_prefix_gflops(prefix: int, suffix: int, n_cls: int, width: int = 512,
+                         layers: int = 12) -> float:
+    """FLOPs the shared-prefix encoder executes for one image's C prompts (forward), in GFLOPs.
+
+    Row-wise parts on P + C * S rows; attention: the prefix on itself, each suffix on P + S keys.
+    """
+    rows = prefix + n_cls * suffix
+    attention = 4 * width * (prefix ** 2 + n_cls * suffix * (prefix + suffix))
+    return layers * (24 * width ** 2 * rows + attention) / 1e9
+
+
+def peak_bf16_tflops(device_name: str) -> float | None:
+    for fragment, peak in PEAK_BF16_TFLOPS:
+        if fragment.lower() in device_name.lower():
+            return peak
+    return None
+
+
+# ------------------------------------------------------------------------------- the model
+def vit_b16_shaped_backbone(layers: int, device: str, seed: int = 0) -> Backbone:
+    """A random CLIP in ViT-B/16's shape with ``layers`` blocks per tower (random weights time
+    the same as real ones)."""
+    torch.manual_seed(seed)
+    config = CLIPConfig(
+        text_config=dict(vocab_size=49408, hidden_size=512, intermediate_size=2048,
+                         num_hidden_layers=layers, num_attention_heads=8,
+                         max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407,
+                         pad_token_id=49407),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=layers,
+                           num_attention_heads=12, image_size=224, patch_size=16),
+        projection_dim=512)
+    model = CLIPModel._from_config(config, attn_implementation="sdpa")
+    model.eval().requires_grad_(False).to(device)
+    tokenizer = CLIPTokenizer.from_pretrained(CLIP_TOKENIZER_DIR)
+    return Backbone(model=model, tokenizer=tokenizer, source=f"random-vit-b16-shaped-{layers}l",
+                    weights_path="", weights_sha256="", is_mini=False)
+
+
+# single-token words of CLIP's BPE vocabulary; class names are drawn from them
+WORDS = ("red blue green black white small large little big old new wild sea river lake forest "
+         "mountain house road car bird fish cat dog horse tree flower leaf rock sand snow water "
+         "fire stone glass wood paper table chair door window book cup bottle ship boat train plane "
+         "bridge tower church garden field farm island beach desert city street park shop market "
+         "bread cake apple orange lemon rice soup cheese").split()
+# name lengths in tokens: about ImageNet's ("a photo of a {}." is 9 tokens on average)
+NAME_TOKENS = {1: 0.40, 2: 0.30, 3: 0.17, 4: 0.08, 5: 0.03, 6: 0.02}
+
+
+def class_names(n_cls: int, tokenizer) -> list[str]:
+    """``n_cls`` deterministic names of 1-6 one-token words (mean 2.1 tokens).
+
+    The first name always has the longest length (6 tokens; 11 from 500 classes on, like ImageNet's
+    longest), so the library's cut length is the worst case for its class count.
+    """
+    words = [w for w in WORDS if len(tokenizer(w)["input_ids"]) == 3]
+    rng = random.Random(n_cls)
+    lengths = rng.choices(list(NAME_TOKENS), weights=list(NAME_TOKENS.values()), k=n_cls)
+    lengths[0] = 11 if n_cls >= 500 else 6
+    return [" ".join(rng.choice(words) for _ in range(k)) for k in lengths]
+
+
+# ------------------------------------------------------------------------------- measurement
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+class SavedActivations:
+    """Bytes of the distinct storages autograd saves for backward (the activation memory of a
+    training step), ignoring the given frozen tensors (weights, buffers)."""
+
+    def __init__(self, ignore: list[torch.Tensor]):
+        self.ignore = {t.untyped_storage().data_ptr() for t in ignore}
+        self.storages: dict[int, int] = {}
+
+    def pack(self, t: torch.Tensor):
+        s = t.untyped_storage()
+        if s.data_ptr() not in self.ignore:
+            self.storages[s.data_ptr()] = s.nbytes()
+        return t
+
+    def __enter__(self):
+        self._ctx = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)
+
+    @property
+    def mib(self) -> float:
+        return sum(self.storages.values()) / 2**20
+
+
+@dataclass
+class Path_:
+    """One timed path: ``fn`` runs it once; ``items`` = images it processes per call."""
+
+    fn: object
+    items: int
+    train: bool = False
+    samples: list = field(default_factory=list)
+    memory_mib: float | None = None
+
+
+def run_interleaved(paths: dict[str, Path_], repeats: int, device: str, frozen: list,
+                    warm_threshold_s: float = 2.0) -> None:
+    """Time every path ``repeats`` times, round-robin. Round 0 is a warm-up (and measures memory:
+    the CUDA peak, or on CPU the activations saved for backward); on CPU a warm-up slower than
+    ``warm_threshold_s`` counts as a sample (one-off costs are then negligible)."""
+    if device.startswith("cuda"):
+        warm_threshold_s = float("inf")
+    for name, p in paths.items():
+        if device.startswith("cuda"):
+            sync(device)
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            t = _timed(p.fn, device)
+            p.memory_mib = (torch.cuda.max_memory_allocated() - base) / 2**20
+        elif p.train:
+            with SavedActivations(frozen) as saved:
+                t = _timed(p.fn, device)
+            p.memory_mib = saved.mib
+        else:
+            t = _timed(p.fn, device)
+        if t >= warm_threshold_s:
+            p.samples.append(t)
+    while any(len(p.samples) < repeats for p in paths.values()):
+        for p in paths.values():
+            if len(p.samples) < repeats:
+                p.samples.append(_timed(p.fn, device))
+
+
+def _timed(fn, device: str) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def cuda_graph_step(model: PromptedCLIP, optimizer, images, labels):
+    """EXPERIMENTAL, not in the library: the library's bf16 CoCoOp training step (the same ops as
+    ``training.train_step``) captured once as a CUDA graph; returns the replay function.
+
+    Speed-up 6 of docs/performance.md: a batch-1 step launches ~1000 small kernels and is bound
+    by the host's launch rate; a graph replays them without the host. The learning rate is baked
+    into the graph (a real training loop would capture once per epoch).
+    """
+    def step():
+        with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
+            features = model.encode_images(images)
+            loss = F.cross_entropy(model.logits_from_features(features).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):                    # warm-up: plans, momentum buffers, kernels
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
+# ------------------------------------------------------------------------------- settings
+@dataclass
+class Settings:
+    preset: str = "cpu"
+    device: str = "cpu"
+    layers: int = 12
+    classes: tuple = (5, 19, 100, 500)
+    repeats: int = 3
+    threads: int = 1
+    precision: str = "fp32"          # the library's
+    faithful_precision: str = "fp32"  # the port's ("fp16" = the official default on GPU)
+    coop_batch: int = 32
+    headroom_batch: int = 4           # CoCoOp at a batch > 1: not the paper's recipe
+    headroom_max_classes: int = 100   # ... up to this many classes (CPU memory)
+    eval_images: int = 10             # images per library evaluation call
+    faithful_eval_images: int = 1     # images per faithful evaluation call
+    test_batch: int = 100
+    faithful_coop_max_classes: int = 100
+    faithful_train_max_gib: float = 6.0   # skip the port's training where its activations exceed this
+    memory_check_classes: int = 0     # GPU: a library-only run at this C (ImageNet: 1000)
+    peak_tflops: float | None = None
+    quick: bool = False
+    dry_run: bool = False
+
+
+def preset(args) -> Settings:
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    name = args.preset
+    if name == "auto":
+        name = "gpu" if device == "cuda" else ("cpu-quick" if args.quick else "cpu")
+    if name == "gpu":   # library bf16 autocast; the port in the official pure fp16
+        s = Settings(layers=12, repeats=5, precision="bf16", faithful_precision="fp16",
+                     headroom_batch=8, headroom_max_classes=1000, eval_images=100,
+                     faithful_eval_images=100,
+                     faithful_coop_max_classes=500, faithful_train_max_gib=40.0,
+                     memory_check_classes=1000)
+    elif name == "cpu-quick":
+        s = Settings(layers=2, classes=(5, 19, 100), repeats=3, headroom_batch=0, eval_images=10,
+                     faithful_coop_max_classes=0, quick=True)
+    else:
+        s = Settings()
+    if args.dry_run:   # every code path in seconds, on whatever device was chosen
+        s.layers, s.classes, s.repeats = 1, (5, 19), 1
+        s.eval_images, s.faithful_eval_images, s.coop_batch = 4, 2, 4
+        s.headroom_batch = 2 if s.headroom_batch else 0
+        s.memory_check_classes = 100 if s.memory_check_classes else 0
+        s.faithful_coop_max_classes = 19
+        s.dry_run = True
+    s.device, s.preset = device, name
+    for name in ("layers", "repeats", "threads", "peak_tflops", "faithful_train_max_gib"):
+        if getattr(args, name) is not None:
+            setattr(s, name, getattr(args, name))
+    if args.classes:
+        s.classes = tuple(int(c) for c in args.classes.split(","))
+    return s
+
+
+# ------------------------------------------------------------------------------- one class count
+class Bench:
+    def __init__(self, s: Settings):
+        self.s = s
+        self.backbone = vit_b16_shaped_backbone(s.layers, s.device)
+        # the official default precision is pure fp16 (CLIP, context and Meta-Net in fp16)
+        if s.faithful_precision == "fp16":
+            model16 = copy.deepcopy(self.backbone.model).half()
+            self.faithful_backbone = Backbone(model16, self.backbone.tokenizer, "fp16 copy", "", "",
+                                              False)
+        else:
+            self.faithful_backbone = self.backbone
+        self.frozen = [t for bb in {id(self.backbone): self.backbone,
+                                    id(self.faithful_backbone): self.faithful_backbone}.values()
+                       for t in list(bb.model.parameters()) + list(bb.model.buffers())]
+        gen = torch.Generator().manual_seed(0)
+        n = max(s.coop_batch, s.headroom_batch, s.eval_images, s.faithful_eval_images, 1)
+        self.images = torch.randn(n, 3, 224, 224, generator=gen).to(s.device)
+        self.label_seed = gen
+
+    def labels(self, n: int, n_cls: int) -> torch.Tensor:
+        return torch.randint(0, n_cls, (n,), generator=self.label_seed).to(self.s.device)
+
+    def learners(self, names: list[str]):
+        """(library CoCoOp, library CoOp, port CoCoOp, port CoOp) models with their optimisers."""
+        torch.manual_seed(1)
+        cocoop = CoCoOpPromptLearner(self.backbone, names)
+        coop = CoOpPromptLearner(self.backbone, names)
+        port_cocoop, port_coop = copy.deepcopy(cocoop), copy.deepcopy(coop)
+        if self.s.faithful_precision == "fp16":
+            port_cocoop.half(), port_coop.half()
+        # the port rebuilds its fixed embeddings from its own (possibly fp16) CLIP
+        out = {}
+        for key, learner, model in (
+                ("cocoop", cocoop, PromptedCLIP(self.backbone, cocoop)),
+                ("coop", coop, PromptedCLIP(self.backbone, coop)),
+                ("port_cocoop", port_cocoop, faithful_model(self.faithful_backbone, port_cocoop)),
+                ("port_coop", port_coop, faithful_model(self.faithful_backbone, port_coop))):
+            out[key] = (model, torch.optim.SGD([p for p in learner.parameters()], **SGD))
+        return out
+
+    def agreement(self, n_cls: int = 19) -> dict:
+        """Max relative difference of logits and gradients, library vs port, fp32, 2 images."""
+        names = class_names(n_cls, self.backbone.tokenizer)
+        torch.manual_seed(2)
+        learner = CoCoOpPromptLearner(self.backbone, names)
+        images, labels = self.images[:2], self.labels(2, n_cls)
+        results = []
+        for model in (PromptedCLIP(self.backbone, learner), faithful_model(self.backbone, learner)):
+            learner.zero_grad()
+            logits = model(images) if isinstance(model, PromptedCLIP) else model.logits(images)
+            F.cross_entropy(logits, labels).backward()
+            results.append((logits.detach(), [p.grad.clone() for p in learner.parameters()]))
+        (a, ga), (b, gb) = results
+        rel = lambda x, y: float((x - y).abs().max() / y.abs().max())
+        return {"classes": n_cls, "logits_max_rel_diff": rel(a, b),
+                "grads_max_rel_diff": max(rel(x, y) for x, y in zip(ga, gb))}
+
+    def classes(self, n_cls: int) -> dict:
+        s, dev = self.s, self.s.device
+        names = class_names(n_cls, self.backbone.tokenizer)
+        m = self.learners(names)
+        lib, lib_opt = m["cocoop"]
+        eot = lib.prompt_learner.eot
+        cut = int(eot.max()) + 1
+        prefix = lib._prefix_len()
+        img1, lab1 = self.images[:1], self.labels(1, n_cls)
+        imgc, labc = self.images[:s.coop_batch], self.labels(s.coop_batch, n_cls)
+        with torch.autocast(dev.split(":")[0], torch.bfloat16, enabled=s.precision == "bf16"):
+            feats1 = lib.encode_images(img1)
+
+        def lib_step(key, images, labels, share=True):
+            model, opt = m[key]
+
+            def fn():
+                model.share_prefix = share
+                train_step(model, opt, images, labels, s.precision, dev)
+                model.share_prefix = True
+            return fn
+
+        def port_step(key, images, labels):
+            model, opt = m[key]
+            return lambda: faithful_train_step(model, opt, images, labels)
+
+        def text_step():                      # the text side of a CoCoOp step (image features given)
+            with torch.autocast(dev.split(":")[0], torch.bfloat16, enabled=s.precision == "bf16"):
+                loss = F.cross_entropy(lib.logits_from_features(feats1).float(), lab1)
+            lib_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            lib_opt.step()
+
+        # the port's activations grow as C x 77: skip its training where they would not fit
+        port_gib = self._port_activation_gib(n_cls)
+        train = {"cocoop_b1": Path_(lib_step("cocoop", img1, lab1), 1, True),
+                 "cocoop_b1_no_prefix_sharing": Path_(lib_step("cocoop", img1, lab1, False), 1, True),
+                 "cocoop_text_b1": Path_(text_step, 1, True),
+                 "coop_b%d" % s.coop_batch: Path_(lib_step("coop", imgc, labc), s.coop_batch, True)}
+        if port_gib <= s.faithful_train_max_gib:
+            train["faithful_cocoop_b1"] = Path_(port_step("port_cocoop", img1, lab1), 1, True)
+        if n_cls <= s.faithful_coop_max_classes:
+            train["faithful_coop_b%d" % s.coop_batch] = Path_(port_step("port_coop", imgc, labc),
+                                                              s.coop_batch, True)
+        if s.headroom_batch and n_cls <= s.headroom_max_classes:
+            imgh, labh = self.images[:s.headroom_batch], self.labels(s.headroom_batch, n_cls)
+            train["cocoop_b%d" % s.headroom_batch] = Path_(lib_step("cocoop", imgh, labh),
+                                                            s.headroom_batch, True)
+        run_interleaved(train, s.repeats, dev, self.frozen)
+
+        # evaluation: the port recomputes image features per test batch and loops over images;
+        # the library reuses cached features ("cached") or computes them once first ("cold")
+        ne, nf = s.eval_images, s.faithful_eval_images
+        eimg, elab = self.images[:ne], self.labels(ne, n_cls)
+        port = m["port_cocoop"][0]
+        with torch.no_grad():
+            cached, _ = image_features(lib, TensorDataset(eimg, elab), batch_size=s.test_batch,
+                                       device=dev, precision=s.precision)
+        kw = dict(batch_size=s.test_batch, device=dev, precision=s.precision)
+
+        def cold():
+            f, y = image_features(lib, TensorDataset(eimg, elab), batch_size=s.test_batch,
+                                  device=dev, precision=s.precision)
+            accuracy_from_features(lib, f, y, **kw)
+
+        evals = {"faithful": Path_(lambda: faithful_evaluate(port, eimg[:nf], elab[:nf],
+                                                            s.test_batch), nf),
+                 "cached": Path_(lambda: accuracy_from_features(lib, cached, elab.cpu(), **kw), ne),
+                 "cold": Path_(cold, ne)}
+        run_interleaved(evals, s.repeats, dev, self.frozen)
+        return self._summary(n_cls, cut, prefix, eot, train, evals, port_gib)
+
+    def _port_activation_gib(self, n_cls: int) -> float:
+        """Estimate of the port's saved activations per step: C x 77 rows x width x layers x 15
+        values (measured on CPU, fp32: 14.7 values per row and layer), in the port's precision."""
+        nbytes = 2 if self.s.faithful_precision == "fp16" else 4
+        return n_cls * 77 * 512 * self.s.layers * 15 * nbytes / 2**30
+
+    def _summary(self, n_cls, cut, prefix, eot, train, evals, port_gib) -> dict:
+        s = self.s
+        med = {k: statistics.median(p.samples) for k, p in {**train, **evals}.items()}
+        per_image = {k: med[k] / p.items for k, p in train.items()}
+        ips = {k: p.items / med[k] for k, p in evals.items()}
+        width = 512
+        f_cut = text_gflops(cut, width, s.layers)
+        f_77 = text_gflops(77, width, s.layers)
+        f_exec = (shared_prefix_gflops(prefix, cut - prefix, n_cls, width, s.layers) / n_cls
+                  if prefix else f_cut)
+        image_g = IMAGE_GFLOPS_B16 * s.layers / 12
+        text_train_g = BACKWARD_FACTOR * n_cls * f_cut              # per image, cost model
+        out = {
+            "classes": n_cls, "cut_length": cut, "shared_prefix_rows": prefix,
+            "mean_prompt_length": float(eot.float().mean() + 1),
+            "seconds_per_step": {k: med[k] for k in train},
+            "seconds_per_image": per_image,
+            "eval_images_per_s": ips,
+            "samples": {k: p.samples for k, p in {**train, **evals}.items()},
+            "memory_mib": {k: p.memory_mib for k, p in {**train, **evals}.items()},
+            "memory_kind": ("cuda peak allocated above the model" if s.device.startswith("cuda")
+                            else "activations saved for backward (train paths)"),
+            "cost_model_gflops": {"text_per_prompt_cut": f_cut, "text_per_prompt_77": f_77,
+                                  "text_per_prompt_executed": f_exec, "image": image_g},
+        }
+        r = {}
+        if "faithful_cocoop_b1" in train:
+            r["train_speedup_b1"] = per_image["faithful_cocoop_b1"] / per_image["cocoop_b1"]
+            if train["faithful_cocoop_b1"].memory_mib and train["cocoop_b1"].memory_mib:
+                r["train_memory_ratio_b1"] = (train["faithful_cocoop_b1"].memory_mib
+                                              / train["cocoop_b1"].memory_mib)
+        else:
+            out["faithful_train_skipped"] = (f"the port's activations would be ~{port_gib:.1f} GiB "
+                                             f"(> {s.faithful_train_max_gib} GiB)")
+        r["prefix_sharing_gain_b1"] = (per_image["cocoop_b1_no_prefix_sharing"]
+                                       / per_image["cocoop_b1"])
+        r["eval_speedup_cached"] = ips["cached"] / ips["faithful"]
+        r["eval_speedup_cold"] = ips["cold"] / ips["faithful"]
+        coop = "coop_b%d" % s.coop_batch
+        r["cocoop_b1_over_coop_b%d" % s.coop_batch] = per_image["cocoop_b1"] / per_image[coop]
+        if "faithful_" + coop in train and "faithful_cocoop_b1" in train:
+            r["faithful_cocoop_b1_over_faithful_coop_b%d" % s.coop_batch] = (
+                per_image["faithful_cocoop_b1"] / per_image["faithful_" + coop])
+        head = "cocoop_b%d" % s.headroom_batch
+        if head in train:
+            r[f"headroom_{head}_per_image_vs_cocoop_b1"] = per_image["cocoop_b1"] / per_image[head]
+            if "faithful_cocoop_b1" in train:
+                r[f"headroom_{head}_speedup_vs_faithful_b1"] = (per_image["faithful_cocoop_b1"]
+                                                                / per_image[head])
+        out["ratios"] = r
+        # achieved FLOP/s (cost model at the cut length; "executed" counts the shared prefix once)
+        fl = {"text_train_b1_cost_model": text_train_g / med["cocoop_text_b1"] / 1e3,
+              "text_train_b1_executed": BACKWARD_FACTOR * n_cls * f_exec / med["cocoop_text_b1"] / 1e3,
+              "text_eval_cached_cost_model": n_cls * f_cut * ips["cached"] / 1e3,
+              "faithful_text_eval": n_cls * f_77 * ips["faithful"] / 1e3}
+        if "faithful_cocoop_b1" in train:
+            fl["faithful_train_b1"] = ((image_g + BACKWARD_FACTOR * n_cls * f_77)
+                                       / med["faithful_cocoop_b1"] / 1e3)
+        out["achieved_tflops"] = fl
+        peak = s.peak_tflops or (peak_bf16_tflops(torch.cuda.get_device_name())
+                                 if s.device.startswith("cuda") else None)
+        if peak:
+            out["fraction_of_bf16_peak"] = {k: v / peak for k, v in fl.items()}
+        return out
+
+    def cuda_graph_experiment(self, n_cls: int) -> dict:
+        """EXPERIMENTAL: the library's batch-1 CoCoOp step eager vs replayed as a CUDA graph."""
+        s, dev = self.s, self.s.device
+        names = class_names(n_cls, self.backbone.tokenizer)
+        torch.manual_seed(1)
+        learner = CoCoOpPromptLearner(self.backbone, names)
+        eager_learner = copy.deepcopy(learner)
+        graphed, eager = PromptedCLIP(self.backbone, learner), PromptedCLIP(self.backbone, eager_learner)
+        opt = torch.optim.SGD(list(learner.parameters()), **SGD)
+        eager_opt = torch.optim.SGD(list(eager_learner.parameters()), **SGD)
+        img, lab = self.images[:1], self.labels(1, n_cls)
+        replay = cuda_graph_step(graphed, opt, img, lab)
+        paths = {"eager": Path_(lambda: train_step(eager, eager_opt, img, lab, s.precision, dev), 1),
+                 "cuda_graph": Path_(replay, 1)}
+        run_interleaved(paths, s.repeats, dev, self.frozen)
+        med = {k: statistics.median(p.samples) for k, p in paths.items()}
+        return {"classes": n_cls, "seconds_per_step": med, "graph_gain": med["eager"] / med["cuda_graph"]}
+
+    def memory_check(self, n_cls: int) -> dict:
+        """Library-only peak memory of a CoCoOp training step (batch 1) and an evaluation batch
+        at ``n_cls`` classes (ImageNet: 1000); what must fit a 16 GB GPU."""
+        s, dev = self.s, self.s.device
+        names = class_names(n_cls, self.backbone.tokenizer)
+        torch.manual_seed(1)
+        learner = CoCoOpPromptLearner(self.backbone, names)
+        model = PromptedCLIP(self.backbone, learner)
+        opt = torch.optim.SGD(list(learner.parameters()), **SGD)
+        img, lab = self.images[:1], self.labels(1, n_cls)
+        eimg = self.images[:s.eval_images]
+        feats = None
+
+        def step():
+            train_step(model, opt, img, lab, s.precision, dev)
+
+        def evaluate():
+            f, y = image_features(model, TensorDataset(eimg, self.labels(len(eimg), n_cls)),
+                                  batch_size=s.test_batch, device=dev, precision=s.precision)
+            accuracy_from_features(model, f, y, batch_size=s.test_batch, device=dev,
+                                   precision=s.precision)
+
+        paths = {"cocoop_b1_train": Path_(step, 1, True), "eval": Path_(evaluate, len(eimg))}
+        run_interleaved(paths, 1, dev, self.frozen)
+        del feats
+        return {"classes": n_cls, "cut_length": int(learner.eot.max()) + 1,
+                "memory_mib": {k: p.memory_mib for k, p in paths.items()},
+                "seconds": {k: statistics.median(p.samples) for k, p in paths.items()}}
+
+
+# ------------------------------------------------------------------------------- report
+def environment(s: Settings) -> dict:
+    env = {"python": platform.python_version(), "torch": torch.__version__,
+           "platform": platform.platform(), "cpu_threads": torch.get_num_threads(),
+           "load_average_start": os.getloadavg()}
+    try:
+        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True,
+                                           capture_output=True).stdout.strip()
+    except OSError:
+        pass
+    if s.device.startswith("cuda"):
+        env.update(device_name=torch.cuda.get_device_name(), cuda=torch.version.cuda,
+                   cudnn=torch.backends.cudnn.version(),
+                   device_memory_gib=torch.cuda.get_device_properties(0).total_memory / 2**30,
+                   peak_bf16_tflops=s.peak_tflops or peak_bf16_tflops(torch.cuda.get_device_name()))
+    else:
+        env["device_name"] = platform.processor() or "cpu"
+    return env
+
+
+def claims(s: Settings, rows: list[dict]) -> list[dict]:
+    """The issue's acceptance numbers, checked against this run (only where measured)."""
+    by_c = {r["classes"]: r for r in rows}
+    out = []
+
+    def check(what, value, op, threshold):
+        if value is not None:
+            ok = value >= threshold if op == ">=" else value <= threshold
+            out.append({"claim": what, "value": round(value, 3), "target": f"{op} {threshold}",
+                        "met": bool(ok)})
+
+    r100 = by_c.get(100, {}).get("ratios", {})
+    if s.device == "cpu":
+        check("CPU, C=100, batch 1: training step speed-up vs faithful",
+              r100.get("train_speedup_b1"), ">=", 4)
+        check("CPU, C=100: evaluation images/s vs faithful (cached image features)",
+              r100.get("eval_speedup_cached"), ">=", 10)
+    else:
+        check("GPU, C=100, batch 1: training step speed-up vs faithful",
+              r100.get("train_speedup_b1"), ">=", 10)
+        check("GPU, C=100: evaluation images/s vs faithful (cached image features)",
+              r100.get("eval_speedup_cached"), ">=", 10)
+        frac = by_c.get(500, {}).get("fraction_of_bf16_peak", {})
+        check("GPU, C=500, batch 1: text-side fraction of bf16 peak (cost model)",
+              frac.get("text_train_b1_cost_model"), ">=", 0.30)
+    check("C=100: CoCoOp (batch 1) / CoOp (batch %d) training time per image" % s.coop_batch,
+          r100.get("cocoop_b1_over_coop_b%d" % s.coop_batch), "<=", 10)
+    return out
+
+
+def table(s: Settings, rows: list[dict]) -> str:
+    """The printed table (markdown)."""
+    coop = "coop_b%d" % s.coop_batch
+    head = ["C", "L cut", "train b1 faithful s", "train b1 ours s", "train speed-up",
+            "eval img/s faithful", "eval img/s ours (cached / cold)", "eval speed-up (cached / cold)",
+            f"CoCoOp b1 / CoOp b{s.coop_batch} per image (ours / faithful)",
+            "peak memory faithful / ours MiB" if s.device.startswith("cuda")
+            else "act. memory faithful / ours MiB",
+            "prefix-sharing gain"]
+    if s.headroom_batch:
+        head.append(f"headroom b{s.headroom_batch} vs faithful b1")
+    if s.preset == "gpu":
+        head.append("text TFLOP/s (frac. of bf16 peak)")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = lambda v, spec=".3g": "-" if v is None else format(v, spec)
+    for r in rows:
+        st, ips, ra, mem = r["seconds_per_step"], r["eval_images_per_s"], r["ratios"], r["memory_mib"]
+        cells = [str(r["classes"]), str(r["cut_length"]), fmt(st.get("faithful_cocoop_b1")),
+                 fmt(st["cocoop_b1"]), fmt(ra.get("train_speedup_b1"), ".1f") + "x"
+                 if "train_speedup_b1" in ra else "-",
+                 fmt(ips["faithful"]), f"{fmt(ips['cached'])} / {fmt(ips['cold'])}",
+                 f"{ra['eval_speedup_cached']:.1f}x / {ra['eval_speedup_cold']:.1f}x",
+                 f"{ra['cocoop_b1_over_coop_b%d' % s.coop_batch]:.1f}x / "
+                 + fmt(ra.get("faithful_cocoop_b1_over_faithful_coop_b%d" % s.coop_batch), ".1f"),
+                 f"{fmt(mem.get('faithful_cocoop_b1'), '.0f')} / {fmt(mem['cocoop_b1'], '.0f')}",
+                 f"{ra['prefix_sharing_gain_b1']:.2f}x"]
+        if s.headroom_batch:
+            cells.append(fmt(ra.get(f"headroom_cocoop_b{s.headroom_batch}_speedup_vs_faithful_b1"),
+                             ".1f"))
+        if s.preset == "gpu":
+            t = r["achieved_tflops"]["text_train_b1_cost_model"]
+            frac = r.get("fraction_of_bf16_peak", {}).get("text_train_b1_cost_model")
+            cells.append(f"{fmt(t)} ({fmt(frac, '.0%')})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="CPU: 2 layers, C in {5, 19, 100}")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--preset", default="auto", choices=["auto", "cpu-quick", "cpu", "gpu"],
+                    help="settings (auto: gpu on cuda, else cpu or cpu-quick); "
+                         "--preset gpu --device cpu --dry-run exercises the GPU path here")
+    ap.add_argument("--dry-run", action="store_true", help="1 layer, C in {5, 19}, 1 repeat")
+    ap.add_argument("--layers", type=int, help="depth of both towers (12 = ViT-B/16)")
+    ap.add_argument("--classes", help="comma-separated class counts, e.g. 5,19,100,500")
+    ap.add_argument("--repeats", type=int, help="timed repeats per path (median reported)")
+    ap.add_argument("--threads", type=int, help="CPU threads (default 1)")
+    ap.add_argument("--faithful-train-max-gib", type=float,
+                    help="skip the port's training where its activations would exceed this")
+    ap.add_argument("--peak-tflops", type=float, help="bf16 dense peak of the GPU, if not known")
+    ap.add_argument("--no-cuda-graph", action="store_true",
+                    help="GPU: skip the experimental CUDA-graph timing at the end")
+    ap.add_argument("--out", help="JSON output (default benchmarks/results/<cpu|gpu>[-quick].json)")
+    args = ap.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible.")
+    s = preset(args)
+    torch.set_num_threads(s.threads)
+    t0 = time.perf_counter()
+    bench = Bench(s)
+    report = {"settings": asdict(s), "environment": environment(s)}
+    print(f"# CoCoOp speed benchmark on {report['environment']['device_name']} "
+          f"({s.layers}-layer ViT-B/16-shaped towers, {s.threads} CPU thread(s), library "
+          f"{s.precision}, faithful {s.faithful_precision}, median of {s.repeats})", flush=True)
+    report["agreement_fp32"] = bench.agreement(19 if not s.dry_run else 5)
+    print(f"agreement (fp32): {report['agreement_fp32']}", flush=True)
+    rows = []
+    for n_cls in s.classes:
+        t = time.perf_counter()
+        rows.append(bench.classes(n_cls))
+        print(f"C={n_cls}: {json.dumps(rows[-1]['ratios'])} ({time.perf_counter() - t:.0f} s)",
+              flush=True)
+    report["results"] = rows
+    if s.memory_check_classes:
+        report["memory_check"] = bench.memory_check(s.memory_check_classes)
+        print(f"memory check: {report['memory_check']}", flush=True)
+    report["claims"] = claims(s, rows)
+    report["environment"]["load_average_end"] = os.getloadavg()
+    report["seconds_total"] = time.perf_counter() - t0
+    report["table"] = table(s, rows)
+    print()
+    print(report["table"])
+    print()
+    for c in report["claims"]:
+        print(f"{'MET' if c['met'] else 'NOT MET'}: {c['claim']}: {c['value']} (target {c['target']})")
+    name = s.preset + ("-dry" if s.dry_run else "") + ("-on-cpu" if s.preset == "gpu" and
+                                                       not s.device.startswith("cuda") else "")
+    # dry runs only exercise the code: their JSON goes to the temp folder unless --out says otherwise
+    folder = Path(tempfile.gettempdir()) if s.dry_run else ROOT / "benchmarks" / "results"
+    out = Path(args.out) if args.out else folder / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    print(f"\nwritten {out} ({report['seconds_total']:.0f} s)", flush=True)
+    if s.device.startswith("cuda") and s.precision == "bf16" and not args.no_cuda_graph:
+        # after the results are safe on disk: a failed capture cannot lose them
+        report["cuda_graph_experiment"] = []
+        for row in rows:
+            if row["classes"] not in (100, 500):
+                continue
+            try:
+                exp = bench.cuda_graph_experiment(row["classes"])
+                faithful = row["seconds_per_step"].get("faithful_cocoop_b1")
+                if faithful:
+                    exp["train_speedup_b1_vs_faithful"] = faithful / exp["seconds_per_step"]["cuda_graph"]
+            except Exception as err:   # experimental: record, never fail the check
+                exp = {"classes": row["classes"], "error": repr(err)}
+            report["cuda_graph_experiment"].append(exp)
+            print(f"EXPERIMENTAL CUDA graph, C={row['classes']}: {exp}", flush=True)
+        out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

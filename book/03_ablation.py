@@ -1,0 +1,160 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Is it the parameters? The parameter-count ablation
+#
+# CoCoOp trains more parameters than CoOp: the Meta-Net adds far more numbers than the four
+# context vectors hold. Is its better generalisation simply the effect of more parameters? The
+# paper's test: give CoOp a long context with about as many parameters as CoCoOp (60 vectors,
+# randomly initialised, for ViT-B/16) and compare the three on base-to-new generalisation.
+# The paper reports that the long context does not help new classes (it loses accuracy), while
+# the same budget spent on a Meta-Net does.
+#
+# Here: CoOp with the recipe's 4 context vectors (the same runs as Table 1's CoOp), CoOp with a
+# long context (the `n_ctx` parameter, or by default the parameter-matched length for this
+# backbone), and CoCoOp (4 vectors + Meta-Net).
+
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first (elsewhere this does nothing).
+# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("cocoop_lib") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/OWNER/REPO"], check=True)
+
+# %% tags=["parameters"]
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
+# None means the default: the recipe's value, or every dataset of the chosen world.
+datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
+shots = None            # training images per class; None: the recipe's (16)
+epochs = None           # epochs of every trained method; None: the recipe's per method
+n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
+recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
+data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+
+# %% [markdown]
+# First the parameters are checked (a wrong one stops the notebook here, with a message saying
+# what is accepted), and the setting is stated: which CLIP, which weights, which data, which machine.
+
+# %%
+from cocoop_lib.notebook import check_parameters, show_provenance
+
+P = check_parameters("ablation", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
+                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
+                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+show_provenance(P, title="Setting of this chapter");
+
+# %% [markdown]
+# ## The long context's length
+#
+# For ViT-B/16 the paper's 60 vectors. For another backbone the same ratio of CoCoOp's parameter
+# count, short enough that every prompt (start token, context, the longest class name, ".", end
+# token) fits the text encoder.
+
+# %%
+from cocoop_lib.notebook import ablation_n_ctx, backbone_dims, glue_numbers
+
+long_ctx = ablation_n_ctx(P)
+dims = backbone_dims(P)
+print(f"text width {dims['text_width']}, embedding width {dims['embed_dim']}, "
+      f"context length {dims['context_length']} -> long context: {long_ctx} vectors")
+glue_numbers({"long_ctx": long_ctx})
+
+# %% [markdown]
+# ## The runs
+#
+# Runs that exist (e.g. CoOp with 4 vectors from Table 1) are reused.
+
+# %%
+from cocoop_lib.notebook import plan_ablation, run_all
+
+plan = plan_ablation(P, long_ctx)
+records = run_all(plan)
+
+# %% [markdown]
+# ## Accuracy beside trainable parameters
+#
+# Average over the datasets (mean ± standard deviation over seeds); the last two columns give the
+# change in new-class accuracy against CoOp with 4 vectors, ours and the paper's (the paper gives
+# this number only for the long context; `*` marks a value not confirmed from a second source).
+
+# %%
+from cocoop_lib import results
+
+ablation = results.ablation(records)
+results.ablation_display(ablation)
+
+# %% [markdown]
+# With {glue:text}`long_ctx:d` context vectors CoOp trains {glue:text}`params_long:,d` parameters
+# against {glue:text}`params_cocoop:,d` for CoCoOp; its average new-class accuracy changes by
+# {glue:text}`d_new_long:+.2f` points against 4 vectors, CoCoOp's by
+# {glue:text}`d_new_cocoop:+.2f` (the paper reports about {glue:text}`paper_d_new_long:+.2f` for 60
+# vectors, a value read from a figure and not confirmed from a second source).
+# Setting: {glue:text}`setting`.
+
+# %% tags=["hide-input"]
+from cocoop_lib import paper_results, results
+from cocoop_lib.notebook import glue_numbers
+
+avg = ablation[ablation.dataset == results.AVERAGE].set_index("variant")
+long_label, cocoop_label = f"CoOp ctx={long_ctx}", "CoCoOp (ctx=4 + Meta-Net)"
+glue_numbers({
+    "params_long": int(avg.n_trainable_params.get(long_label, 0)),
+    "params_cocoop": int(avg.n_trainable_params.get(cocoop_label, 0)),
+    "d_new_long": avg.d_new_vs_ctx4.get(long_label, float("nan")),
+    "d_new_cocoop": avg.d_new_vs_ctx4.get(cocoop_label, float("nan")),
+    "paper_d_new_long": paper_results.ABLATION_CTX60_NEW_DELTA["value"],
+    "setting": results.describe_setting(records),
+})
+
+# %% [markdown]
+# ## Figure
+#
+# Each variant's average accuracy against its number of trainable parameters (log scale), with
+# the standard deviation over seeds.
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+from cocoop_lib import results
+
+fig = results.plot_ablation(ablation)
+plt.show()
+
+# %% [markdown]
+# ## Per dataset
+#
+# The same comparison on each dataset (mean over seeds).
+
+# %%
+ablation[ablation.dataset != "Average"].pivot_table(
+    index="dataset", columns="variant", values=["base", "new", "H"]).round(2)
+
+# %% [markdown]
+# ## Provenance
+
+# %%
+from cocoop_lib.notebook import show_provenance
+
+show_provenance(P, records);

@@ -1,0 +1,187 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Beyond one dataset: cross-dataset transfer (Table 2) and domain generalisation (Table 3)
+#
+# If the learned prompts capture something general, prompts learned on one dataset should help
+# on others. The paper learns them on ImageNet, with all 1,000 classes and 16 images per class,
+# and tests them unchanged on
+#
+# * the ten other datasets, with their own classes (**cross-dataset transfer**, Table 2);
+# * four shifted versions of ImageNet with the same classes: ImageNetV2, -Sketch, -A and -R
+#   (**domain generalisation**, Table 3).
+#
+# The claim: CoCoOp transfers better than CoOp in both (higher average over targets).
+#
+# Here the source is the dataset that plays ImageNet's part in this world, the targets are the
+# other training datasets, and the shifted versions are the world's test-only variants of the
+# source.
+
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first (elsewhere this does nothing).
+# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("cocoop_lib") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/OWNER/REPO"], check=True)
+
+# %% tags=["parameters"]
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
+# None means the default: the recipe's value, or every dataset of the chosen world.
+datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
+shots = None            # training images per class; None: the recipe's (16)
+epochs = None           # epochs of every trained method; None: the recipe's per method
+n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
+recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
+data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+
+# %% [markdown]
+# First the parameters are checked (a wrong one stops the notebook here, with a message saying
+# what is accepted), and the setting is stated: which CLIP, which weights, which data, which machine.
+
+# %%
+from cocoop_lib.notebook import check_parameters, show_provenance
+
+P = check_parameters("transfer", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
+                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
+                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+show_provenance(P, title="Setting of this chapter");
+
+# %% [markdown]
+# ## The roles
+#
+# Which dataset is the source, which are the targets and which are the shifted variants (and
+# the paper dataset whose part each plays).
+
+# %%
+import pandas as pd
+
+w = P.world
+pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
+              for role, names in (("source", [w.source]), ("cross-dataset target", w.targets),
+                                  ("domain-shifted variant", w.variants)) for d in names])
+
+# %% [markdown]
+# ## The runs
+#
+# One run per method and seed: trained on all classes of the source, tested on the source and on
+# every target and variant. Finished runs are reused.
+
+# %%
+from cocoop_lib.notebook import plan_transfer, run_all
+
+records = run_all(plan_transfer(P))
+
+# %% [markdown]
+# ## Table 2: cross-dataset transfer
+#
+# Accuracy on the source and on each target (mean ± standard deviation over seeds), the mean over
+# targets, the paper's numbers where a dataset plays one of the paper's, and the differences.
+# `*` marks a paper value not confirmed from a second source.
+
+# %%
+from cocoop_lib import results
+
+cross = results.transfer(records, P.world.source, list(P.world.targets), P.world.plays, "table2")
+results.transfer_display(cross, "Table 2: cross-dataset transfer", "table-cross-dataset")
+
+# %% [markdown]
+# Averaged over the {glue:text}`n_targets:d` targets: CoOp {glue:text}`cross_CoOp:.1f`%,
+# CoCoOp {glue:text}`cross_CoCoOp:.1f`% and zero-shot CLIP {glue:text}`cross_CLIP:.1f`% (the
+# paper, 10 targets: CoOp {glue:text}`paper_cross_CoOp:.2f`%, CoCoOp
+# {glue:text}`paper_cross_CoCoOp:.2f`%). Setting: {glue:text}`setting`.
+
+# %% tags=["hide-input"]
+from cocoop_lib import results
+from cocoop_lib.notebook import glue_numbers
+
+values = {"n_targets": len(P.world.targets), "setting": results.describe_setting(records)}
+for m in ("CLIP", "CoOp", "CoCoOp"):
+    values[f"cross_{m}"] = results.transfer_average(cross, m)
+    values[f"paper_cross_{m}"] = results.transfer_average(cross, m, "paper")
+glue_numbers(values)
+
+# %% [markdown]
+# ## Figure: cross-dataset transfer
+#
+# Accuracy on the source and each target; black lines: standard deviation over seeds.
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+from cocoop_lib import results
+
+if len(cross):
+    fig = results.plot_transfer(cross, "cross-dataset transfer")
+    plt.show()
+
+# %% [markdown]
+# ## Table 3: domain generalisation
+#
+# The same prompts on the shifted variants of the source. The paper's Table 3 has no average
+# column; its average here is the mean of its four variants.
+
+# %%
+from cocoop_lib import results
+
+domain = results.transfer(records, P.world.source, list(P.world.variants), P.world.plays, "table3")
+results.transfer_display(domain, "Table 3: domain generalisation", "table-domain")
+
+# %% [markdown]
+# Averaged over the {glue:text}`n_variants:d` shifted variants: zero-shot CLIP
+# {glue:text}`domain_CLIP:.1f`%, CoOp {glue:text}`domain_CoOp:.1f`%, CoCoOp
+# {glue:text}`domain_CoCoOp:.1f`% (the paper's four variants: {glue:text}`paper_domain_CLIP:.2f`%,
+# {glue:text}`paper_domain_CoOp:.2f`%, {glue:text}`paper_domain_CoCoOp:.2f`%).
+
+# %% tags=["hide-input"]
+from cocoop_lib import results
+from cocoop_lib.notebook import glue_numbers
+
+values = {"n_variants": len(P.world.variants)}
+for m in ("CLIP", "CoOp", "CoCoOp"):
+    values[f"domain_{m}"] = results.transfer_average(domain, m)
+    values[f"paper_domain_{m}"] = results.transfer_average(domain, m, "paper")
+glue_numbers(values)
+
+# %% [markdown]
+# ## Figure: domain generalisation
+#
+# Accuracy on the source and each shifted variant; black lines: standard deviation over seeds.
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+from cocoop_lib import results
+
+if len(domain):
+    fig = results.plot_transfer(domain, "domain generalisation")
+    plt.show()
+
+# %% [markdown]
+# ## Provenance
+
+# %%
+from cocoop_lib.notebook import show_provenance
+
+show_provenance(P, records);

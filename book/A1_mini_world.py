@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The offline mini world and its recipe
+#
+# The paper's setting needs CLIP ViT-B/16 (downloaded from the Hugging Face hub), eleven datasets
+# plus four ImageNet variants (hundreds of gigabytes) and a GPU. So that every chapter of this
+# book runs anywhere in minutes, the package bundles an *offline mini world*: a small CLIP
+# pretrained on 32x32 synthetic images, and small datasets that play the parts of the paper's
+# (one plays ImageNet, test-only variants play its shifted versions). Its numbers are **not** the
+# paper's and should be compared with the paper's by their pattern only.
+#
+# This page prints what the mini world is made of and every difference between its training
+# recipe and the paper's (all of them are in `cocoop_lib/presets.py`).
+
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first (elsewhere this does nothing).
+# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("cocoop_lib") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/OWNER/REPO"], check=True)
+
+# %% tags=["parameters"]
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
+# None means the default: the recipe's value, or every dataset of the chosen world.
+datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
+shots = None            # training images per class; None: the recipe's (16)
+epochs = None           # epochs of every trained method; None: the recipe's per method
+n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
+recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
+data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+
+# %% [markdown]
+# First the parameters are checked (a wrong one stops the notebook here, with a message saying
+# what is accepted), and the setting is stated: which CLIP, which weights, which data, which machine.
+
+# %%
+from cocoop_lib.notebook import check_parameters, show_provenance
+
+P = check_parameters("recipes", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
+                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
+                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+show_provenance(P, title="Setting of this chapter");
+
+# %% [markdown]
+# ## The two recipes
+#
+# The paper's recipe and the mini world's, side by side; rows where they differ are marked.
+
+# %%
+import pandas as pd
+
+from cocoop_lib.presets import MINI, PAPER
+
+paper, mini = PAPER.as_dict(), MINI.as_dict()
+recipes = pd.DataFrame({"paper": {k: str(v) for k, v in paper.items()},
+                        "mini": {k: str(v) for k, v in mini.items()}})
+recipes["differs"] = ["yes" if paper[k] != mini[k] else "" for k in recipes.index]
+recipes.style.apply(lambda row: ["background-color: #fff3cd" if row["differs"] else ""] * len(row),
+                    axis=1)
+
+# %% [markdown]
+# ## The datasets of this run
+#
+# The datasets the chapters use with these parameters, with the part each plays in the paper's
+# experiments, class counts, split sizes (train / val / test) and prompt template.
+
+# %%
+import pandas as pd
+
+from cocoop_lib.datasets import get_spec
+
+w = P.world
+role = {**{d: "base-to-new" for d in w.base_to_new}, **{d: "domain-shifted variant" for d in w.variants}}
+if w.source:
+    role[w.source] = "base-to-new; transfer source"
+pd.DataFrame([{"dataset": d, "role": role.get(d, ""), "plays": w.plays.get(d, ""),
+               "classes": get_spec(d).n_classes,
+               "train / val / test": " / ".join(map(str, get_spec(d).counts or ())),
+               "template": get_spec(d).template} for d in P.datasets])
+
+# %% [markdown]
+# A few test images of each dataset:
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+from PIL import Image
+
+from cocoop_lib.datasets import load_dataset
+
+fig, axes = plt.subplots(len(P.datasets), 6, figsize=(7.5, 1.35 * len(P.datasets)), squeeze=False)
+for row, name in zip(axes, P.datasets):
+    test = load_dataset(name, P.data_root).test
+    for ax, item in zip(row, test[:: max(1, len(test) // 6)][:6]):
+        ax.imshow(Image.open(item.impath).convert("RGB"))
+        ax.set_xticks([]), ax.set_yticks([])
+    for ax in row:
+        ax.set_frame_on(False)
+        ax.set_xticks([]), ax.set_yticks([])
+    row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The backbone
+#
+# The sizes of this run's CLIP (read from its configuration) beside CLIP ViT-B/16's.
+
+# %%
+import pandas as pd
+
+from cocoop_lib.notebook import backbone_dims, backbone_summary
+
+dims = backbone_dims(P)
+vitb16 = {"text_width": 512, "embed_dim": 512, "context_length": 77, "vision_width": 768,
+          "image_size": 224}
+print("weights:", backbone_summary(P)["weights_path"])
+pd.DataFrame({"this run": dims, "CLIP ViT-B/16": vitb16})
+
+# %% [markdown]
+# ## Provenance
+
+# %%
+from cocoop_lib.notebook import show_provenance
+
+show_provenance(P);

@@ -1,0 +1,354 @@
+"""The book: results aggregation, the paper's numbers, notebook parameters, and a smoke build.
+
+The smoke build executes every notebook with papermill in the smoke configuration (one seed, a
+few small datasets, one epoch, two shots) into a temporary folder, builds the HTML book strictly
+(warnings are errors), and checks that the pages hold the results tables and provenance blocks.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from cocoop_lib import paper_results, results  # noqa: E402
+from cocoop_lib.evaluation import harmonic_mean  # noqa: E402
+from cocoop_lib.notebook import ParameterError, check_parameters, matched_n_ctx, world_of  # noqa: E402
+
+MINI_CLIP = REPO / "cocoop_lib" / "assets" / "mini_clip" / "config.json"
+
+
+# ----------------------------------------------------------------------------- fake records
+
+
+def record(dataset, method, seed, metrics, *, n_ctx=4, ctx_init="a photo of a", params=None,
+           train_classes="base", mini=True):
+    """A run record with only what results.py reads."""
+    if method == "zeroshot":
+        n_ctx, ctx_init, params = 0, "", 0
+    return {
+        "name": f"{dataset}-{method}-{n_ctx}-{seed}",
+        "config": {"dataset": dataset, "method": method, "seed": seed, "train_classes": train_classes,
+                   "shots": 16, "epochs": {"zeroshot": 0, "coop": 50, "cocoop": 5}[method],
+                   "recipe": "mini", "device": "cpu", "precision": "fp32",
+                   "n_ctx": None if ctx_init else n_ctx, "ctx_init": ctx_init, "data_root": None,
+                   "batch_size": 1},
+        "recipe": {"ctx_init": "a photo of a"},
+        "metrics": metrics, "n_ctx": n_ctx,
+        "n_trainable_params": params if params is not None else n_ctx * 128,
+        "backbone": {"backbone": "mini", "is_mini_clip": mini, "weights_sha256": "ab" * 32},
+        "provenance": {"device": "cpu", "device_name": "x86_64", "git_revision": "abc"},
+        "seconds": {"total": 1.0},
+    }
+
+
+def b2n(dataset, method, seed, base, new, **kw):
+    return record(dataset, method, seed, {f"{dataset}:base": base, f"{dataset}:new": new}, **kw)
+
+
+# ----------------------------------------------------------------------------- paper numbers
+
+
+def test_paper_table1_transcription_and_the_average_rule():
+    t1 = paper_results.table1()
+    assert len(t1) == 12 * 9 and t1.confirmed.all()
+    for method in ("zeroshot", "coop", "cocoop"):
+        rows = t1[(t1.method == method) & (t1.dataset != "Average")]
+        base = rows[rows.metric == "base"].value.mean()
+        new = rows[rows.metric == "new"].value.mean()
+        avg = {m: paper_results.value("table1", method, "Average", m)[0] for m in ("base", "new", "H")}
+        # the transcribed average row is the mean of the 11 datasets, and its H is H(mean B, mean N)
+        assert base == pytest.approx(avg["base"], abs=0.01)
+        assert new == pytest.approx(avg["new"], abs=0.01)
+        assert harmonic_mean(avg["base"], avg["new"]) == pytest.approx(avg["H"], abs=0.01)
+    # ... and not the mean of the per-dataset H (75.44 for CoCoOp)
+    h = t1[(t1.method == "cocoop") & (t1.dataset != "Average") & (t1.metric == "H")].value.mean()
+    assert h == pytest.approx(paper_results.COCOOP_MEAN_OF_H, abs=0.01)
+
+
+def test_paper_unconfirmed_marks_are_kept():
+    assert paper_results.value("table2", "coop", "ImageNet") == (71.51, False)
+    assert paper_results.value("table2", "cocoop", "Caltech101") == (94.43, True)
+    assert paper_results.value("table3", "cocoop", "ImageNetA") == (50.63, True)
+    assert paper_results.value("table3", "zeroshot", "ImageNetR") == (73.96, False)
+    t2 = paper_results.table2()
+    assert set(t2.role) == {"source", "target", "average"} and (t2.role == "target").sum() == 20
+    assert paper_results.ABLATION_PARAMS["CoOp ctx=4 + Meta-Net (CoCoOp)"] == 4 * 512 + 33_312
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def test_base_to_new_aggregation_matches_hand_computation():
+    recs = [b2n("A", "coop", 1, 90.0, 40.0), b2n("A", "coop", 2, 80.0, 50.0),
+            b2n("B", "coop", 1, 60.0, 70.0), b2n("B", "coop", 2, 70.0, 90.0),
+            b2n("A", "cocoop", 1, 85.0, 60.0), b2n("B", "cocoop", 1, 65.0, 80.0)]
+    s = results.base_to_new(recs)
+    a = s[(s.dataset == "A") & (s.method == "CoOp")].iloc[0]
+    assert (a.base, a.new, a.n_seeds) == (85.0, 45.0, 2)
+    assert a.base_std == pytest.approx(math.sqrt(50.0))            # sample std of 90, 80
+    assert a.H == pytest.approx(2 * 85 * 45 / 130)                  # H of the seed means
+    assert a.H_std == pytest.approx(abs(harmonic_mean(90, 40) - harmonic_mean(80, 50)) / math.sqrt(2))
+    avg = results.average_row(s, "CoOp")
+    assert avg["base"] == pytest.approx((85 + 65) / 2) and avg["new"] == pytest.approx((45 + 80) / 2)
+    assert avg["H"] == pytest.approx(harmonic_mean(75.0, 62.5))     # H(mean B, mean N) = 68.18
+    mean_of_h = (harmonic_mean(85, 45) + harmonic_mean(65, 80)) / 2  # = 66.80, a different number
+    assert abs(avg["H"] - mean_of_h) > 1
+    # spread of the average row: per-seed averages B (75, 75), N (55, 70) -> std of N = 15 / sqrt 2
+    assert avg["base_std"] == pytest.approx(0.0) and avg["new_std"] == pytest.approx(15 / math.sqrt(2))
+    # the average row is compared with the paper's 11-dataset average
+    assert avg["paper_H"] == 71.66 and avg["d_H"] == pytest.approx(avg["H"] - 71.66)
+    # single-seed CoCoOp: std 0, one seed
+    c = s[(s.dataset == "B") & (s.method == "CoCoOp")].iloc[0]
+    assert (c.n_seeds, c.base_std) == (1, 0.0)
+    claims = results.claim_check(s).set_index(["gap", "metric"])
+    assert claims.loc[("CoCoOp - CoOp", "new"), "ours"] == pytest.approx(70 - 62.5)
+    assert claims.loc[("CoCoOp - CoOp", "new"), "paper"] == pytest.approx(71.69 - 63.22)
+    assert claims.loc[("CoCoOp - CoOp", "new"), "same_sign"]
+    html = results.base_to_new_display(s).to_html()
+    assert 'id="table-base-to-new"' in html and "85.0 ± 7.1" in html
+
+
+def test_paper_datasets_and_roles_are_compared_with_their_own_rows():
+    recs = [b2n("EuroSAT", "cocoop", 1, 90.0, 60.0), b2n("MiniX", "cocoop", 1, 50.0, 50.0)]
+    s = results.base_to_new(recs, plays={"MiniX": "DTD"}).set_index("dataset")
+    assert s.loc["EuroSAT", "paper_base"] == 87.49 and s.loc["EuroSAT", "d_new"] == pytest.approx(60 - 60.04)
+    assert s.loc["MiniX", "paper_dataset"] == "DTD" and s.loc["MiniX", "paper_H"] == 64.85
+
+
+def test_ablation_table_counts_and_deltas():
+    recs = []
+    for seed, (n4, n60, nc) in enumerate([(60.0, 55.0, 66.0), (62.0, 59.0, 70.0)], 1):
+        recs += [b2n("A", "coop", seed, 80.0, n4, params=512),
+                 b2n("A", "coop", seed, 82.0, n60, n_ctx=18, ctx_init="", params=18 * 128),
+                 b2n("A", "cocoop", seed, 79.0, nc, params=2696)]
+    ab = results.ablation(recs)
+    avg = ab[ab.dataset == "Average"].set_index("variant")
+    assert list(avg.index) == ["CoOp ctx=4", "CoOp ctx=18", "CoCoOp (ctx=4 + Meta-Net)"]
+    assert avg.loc["CoOp ctx=18", "n_trainable_params"] == 2304
+    assert avg.loc["CoOp ctx=18", "d_new_vs_ctx4"] == pytest.approx(57.0 - 61.0)
+    assert avg.loc["CoCoOp (ctx=4 + Meta-Net)", "d_new_vs_ctx4"] == pytest.approx(68.0 - 61.0)
+    assert avg.loc["CoOp ctx=18", "paper_params"] == 30_720
+    assert avg.loc["CoOp ctx=18", "paper_d_new_vs_ctx4"] == -2.54
+    assert "table-ablation" in results.ablation_display(ab).to_html()
+
+
+def test_transfer_tables_average_targets_and_join_the_paper():
+    recs = []
+    for seed, accs in ((1, (70.0, 90.0, 40.0)), (2, (72.0, 94.0, 50.0))):
+        recs.append(record("ImageNet", "cocoop", seed, {"ImageNet:all": accs[0], "Caltech101:all": accs[1],
+                                                         "DTD:all": accs[2]}, train_classes="all"))
+    tr = results.transfer(recs, "ImageNet", ["Caltech101", "DTD"], table="table2").set_index("dataset")
+    assert tr.loc["ImageNet", "role"] == "source" and tr.loc["ImageNet", "accuracy"] == 71.0
+    assert tr.loc["Average", "accuracy"] == pytest.approx((92 + 45) / 2)
+    assert tr.loc["Average", "std"] == pytest.approx(abs(65 - 72) / math.sqrt(2))  # per-seed means
+    assert tr.loc["Caltech101", "paper"] == 94.43 and tr.loc["Caltech101", "diff"] == pytest.approx(92 - 94.43)
+    assert tr.loc["ImageNet", "paper_confirmed"] == False  # noqa: E712 (a numpy bool)
+    assert results.transfer_average(tr.reset_index(), "CoCoOp", "paper") == 65.74
+    # Table 3 has no average column: the paper's average is the mean of its four variants
+    recs = [record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "ImageNetV2:all": 60.0},
+                   train_classes="all")]
+    t3 = results.transfer(recs, "ImageNet", ["ImageNetV2"], table="table3").set_index("dataset")
+    assert t3.loc["Average", "paper"] == pytest.approx((64.20 + 47.99 + 49.71 + 75.21) / 4)
+    assert "table-domain" in results.transfer_display(t3.reset_index(), "T3", "table-domain").to_html()
+
+
+def test_method_labels_and_setting_sentence():
+    recs = [b2n("A", "zeroshot", 1, 1.0, 1.0), b2n("A", "coop", 1, 1.0, 1.0),
+            b2n("A", "coop", 1, 1.0, 1.0, n_ctx=16, ctx_init=""), b2n("A", "cocoop", 2, 1.0, 1.0)]
+    assert [results.method_label(r) for r in recs] == ["CLIP", "CoOp", "CoOp ctx=16", "CoCoOp"]
+    text = results.describe_setting(recs)
+    assert "offline mini CLIP" in text and "seeds 1, 2" in text and "16 shots" in text
+
+
+def test_matched_context_length():
+    assert matched_n_ctx({"text_width": 512, "embed_dim": 512}) == 60
+    # same parameter ratio as the paper's 30,720 / 35,360 for a 128-wide CLIP, capped by context
+    assert matched_n_ctx({"text_width": 128, "embed_dim": 128}, context_length=77, longest_name=12) == 18
+    assert matched_n_ctx({"text_width": 128, "embed_dim": 128}, context_length=20, longest_name=12) == 5
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(datasets=["NoSuchSet"]), ["`datasets`", "'NoSuchSet'", "unknown dataset"]),
+    (dict(seeds=[1, -2]), ["`seeds`", "non-negative integer", "-2"]),
+    (dict(seeds=-1), ["`seeds`", "non-negative integer"]),
+    (dict(methods=["cocop"]), ["`methods`", "'cocop'"]),
+    (dict(shots=0), ["`shots`", "positive integer"]),
+    (dict(epochs=-5), ["`epochs`", "positive integer"]),
+    (dict(precision="fp8"), ["`precision`", "fp16-pure"]),
+    (dict(recipe="fast"), ["`recipe`"]),
+    (dict(device="tpu"), ["`device`"]),
+    (dict(datasets=["EuroSAT"]), ["needs `data_root`"]),
+    (dict(data_root="/no/such/folder"), ["`data_root`", "does not exist"]),
+])
+def test_bad_parameters_fail_with_a_clear_message(kw, words):
+    with pytest.raises(ParameterError) as err:
+        check_parameters("base_to_new", **kw)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_parameter_defaults_and_roles(eurosat_root):
+    p = check_parameters("base_to_new", datasets="EuroSAT", data_root=eurosat_root, seeds=2)
+    assert p.datasets == ["EuroSAT"] and p.seeds == [2] and p.methods == ["zeroshot", "coop", "cocoop"]
+    assert check_parameters("ablation", datasets="EuroSAT", data_root=eurosat_root).methods == ["coop", "cocoop"]
+    w = world_of(["ImageNetR", "EuroSAT", "ImageNet", "ImageNetV2"])
+    assert (w.source, w.targets, w.variants) == ("ImageNet", ("EuroSAT",), ("ImageNetV2", "ImageNetR"))
+    c = p.run_config("EuroSAT", "coop", 2).resolved()
+    assert (c.n_ctx, c.ctx_init, c.seed) == (None, "a photo of a", 2)
+    p16 = check_parameters("base_to_new", datasets="EuroSAT", data_root=eurosat_root, n_ctx=16)
+    assert (p16.run_config("EuroSAT", "coop", 1).n_ctx, p16.run_config("EuroSAT", "coop", 1).ctx_init) == (16, "")
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def _notebook(tmp_path, stem):
+    import jupytext
+
+    nb = jupytext.read(REPO / "book" / f"{stem}.py")
+    path = tmp_path / f"{stem}.ipynb"
+    jupytext.write(nb, path, fmt="ipynb")
+    return path
+
+
+def test_every_notebook_has_the_same_parameters_cell():
+    import jupytext
+
+    from cocoop_lib.notebook import PARAMETER_NAMES
+
+    stems = sorted(p.stem for p in (REPO / "book").glob("*.py"))
+    assert len(stems) >= 6
+    for stem in stems:
+        nb = jupytext.read(REPO / "book" / f"{stem}.py")
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, stem
+        names = [line.split("=")[0].strip() for line in tagged[0].source.splitlines()
+                 if "=" in line and not line.startswith("#")]
+        assert tuple(names) == PARAMETER_NAMES, stem
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert not any(c.get("outputs") for c in code), f"{stem}: sources carry no outputs"
+        first = code[code.index(tagged[0]) + 1]
+        assert "check_parameters(" in first.source, f"{stem}: the first cell checks the parameters"
+        for i, cell in enumerate(nb.cells):   # every code cell follows a markdown cell
+            if cell.cell_type == "code" and cell is not tagged[0]:
+                assert nb.cells[i - 1].cell_type == "markdown", f"{stem}: cell {i}"
+
+
+@pytest.mark.parametrize("stem, params, message", [
+    ("02_base_to_new", {"datasets": ["NoSuchSet"]}, "unknown dataset"),
+    ("04_transfer", {"seeds": [-1]}, "non-negative integer"),
+])
+def test_notebook_with_a_wrong_parameter_stops_at_the_first_cell(tmp_path, stem, params, message):
+    import nbformat
+    import papermill
+
+    path = _notebook(tmp_path, stem)
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3",
+                                   cwd=str(tmp_path), progress_bar=False)
+    assert err.value.ename == "ParameterError" and message in err.value.evalue
+    nb = nbformat.read(out, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    ran = [c for c in code if c.get("execution_count")]
+    failed = [c for c in code if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert len(failed) == 1 and "check_parameters(" in failed[0].source
+    # the check is the first cell after the parameters (and papermill's injected ones), and
+    # nothing after it ran
+    params = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    assert code[params + 1].metadata.get("tags") == ["injected-parameters"]
+    assert code[params + 2] is failed[0] and ran[-1] is failed[0]
+
+
+def test_exercise_copies_empty_solution_cells(tmp_path):
+    import nbformat
+
+    from make_exercises import PLACEHOLDER, make_exercises
+
+    [path] = make_exercises([REPO / "book" / "01_method.py"], tmp_path)
+    nb = nbformat.read(path, as_version=4)
+    exercises = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    assert len(exercises) >= 2 and all(c.source.endswith(PLACEHOLDER) for c in exercises)
+    assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Exercise" in text and "Meta-Net" in text
+    assert "count_trainable(coop)" not in "\n".join(c.source for c in exercises)
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory, tiny_clip_dir, eurosat_root):
+    """Execute every notebook in the smoke configuration and build the book in a temp folder."""
+    from run_book import main
+
+    root = tmp_path_factory.mktemp("book")
+    args = ["--smoke", "--build-root", str(root), "--output-dir", str(root / "outputs"),
+            "--no-exercises", "--threads", "1"]
+    if not MINI_CLIP.exists():  # before the mini world is installed: the fixture world
+        args += ["-p", "backbone", tiny_clip_dir, "-p", "data_root", eurosat_root, "-p", "recipe",
+                 "paper", "-p", "datasets", "[EuroSAT]"]
+    assert main(args) == 0
+    return root
+
+
+def test_smoke_book_builds_with_tables_and_provenance(smoke_book):
+    html = {p.stem: p.read_text() for p in (smoke_book / "_build" / "html" / "book").glob("*.html")}
+    assert {"intro", "01_method", "02_base_to_new", "03_ablation", "04_transfer", "05_results",
+            "A1_mini_world", "running"} <= set(html)
+    tables = {"02_base_to_new": ["table-base-to-new", "table-claim"],
+              "03_ablation": ["table-ablation"],
+              "04_transfer": ["table-cross-dataset", "table-domain"],
+              "05_results": ["table-settings", "table-base-to-new", "table-claim", "table-ablation",
+                             "table-cross-dataset", "table-domain"]}
+    for page, ids in tables.items():
+        for table_id in ids:
+            assert f'id="{table_id}"' in html[page], (page, table_id)
+        assert "ours - paper" in html[page] or page == "03_ablation"
+        assert "<img" in html[page], f"{page} has a figure"
+    for page in ("01_method", "02_base_to_new", "03_ablation", "04_transfer", "05_results",
+                 "A1_mini_world"):
+        assert html[page].count('class="cocoop-provenance"') == 2, page   # at the top and the end
+        assert "weights sha256" in html[page] and "git revision" in html[page]
+        assert "notebook wall time" in html[page]
+        assert "not the paper" in html[page].lower()         # never mistaken for the paper's setting
+        assert "pasted-text" in html[page] or page == "A1_mini_world"   # glued numbers
+        assert "colab.research.google.com" in html[page]     # launch buttons
+    if MINI_CLIP.exists():
+        assert "OFFLINE MINI WORLD" in html["02_base_to_new"]
+    for words in ("papermill", "book/02_base_to_new.ipynb", "openai/clip-vit-base-patch16"):
+        assert words in html["intro"]       # the exact command for the paper's setting
+    # the records the book was made from
+    assert len(list((smoke_book / "outputs" / "records").glob("*.json"))) >= 6
+
+
+def test_sweep_runs_the_books_grid_and_resumes(tmp_path, tiny_clip_dir, eurosat_root, capsys):
+    from sweep import main
+
+    args = ["--setting", "paper", "--backbone", tiny_clip_dir, "--data-root", eurosat_root,
+            "--datasets", "EuroSAT", "--seeds", "1", "--shots", "2", "--epochs", "1",
+            "--output-dir", str(tmp_path), "--experiments", "base_to_new", "ablation"]
+    assert main(args + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # zero-shot, CoOp, CoCoOp, and the ablation's long-context CoOp (CoOp ctx=4 is shared)
+    assert "4 runs in shard 0/1, 0 already done" in out and out.count("todo") == 4
+    assert main(args) == 0
+    assert len(list((tmp_path / "records").glob("*.json"))) == 4
+    capsys.readouterr()
+    assert main(args + ["--dry-run"]) == 0
+    assert "4 already done" in capsys.readouterr().out
+    # the book's chapters, given the same parameters, find exactly these records
+    from cocoop_lib.notebook import check_parameters, load_records, plan_base_to_new
+
+    P = check_parameters("base_to_new", datasets=["EuroSAT"], seeds=[1], shots=2, epochs=1,
+                         recipe="paper", backbone=tiny_clip_dir, data_root=eurosat_root,
+                         output_dir=str(tmp_path))
+    found, missing = load_records(plan_base_to_new(P))
+    assert len(found) == 3 and not missing
