@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from .backbone import DEFAULT_BACKBONE, Backbone, image_transforms, load_backbone
+from .backbone import (DEFAULT_BACKBONE, WEIGHT_FILES, Backbone, file_sha256, image_transforms,
+                       load_backbone, resolve_backbone_folder)
 from .datasets import (DataError, ImageDataset, get_spec, load_dataset, require_images,
                        sample_few_shot, subsample_classes)
 from .evaluation import accuracy_from_features, features_key, harmonic_mean, image_features
@@ -140,6 +141,12 @@ def get_backbone(source: str, device: str, precision: str) -> Backbone:
     return _BACKBONES[key]
 
 
+def backbone_sha256(source: str) -> str:
+    """sha256 of the weight file ``source`` resolves to (cached; no model is loaded)."""
+    folder = resolve_backbone_folder(source)
+    return file_sha256(next(folder / w for w in WEIGHT_FILES if (folder / w).exists()))
+
+
 def record_path(config: RunConfig) -> Path:
     c = config.resolved()
     return Path(c.output_dir) / "records" / f"{c.run_name()}.json"
@@ -151,8 +158,15 @@ def run(config: RunConfig, force: bool = False, progress: bool = True) -> dict:
     name = c.run_name()
     out = Path(c.output_dir)
     rec_path = out / "records" / f"{name}.json"
+    weights_sha = backbone_sha256(c.backbone)
+    ckpt_path = out / "checkpoints" / f"{name}-{weights_sha[:8]}.pt"  # never resumed on other weights
     if rec_path.exists() and not force:
-        return json.loads(rec_path.read_text())
+        record = json.loads(rec_path.read_text())
+        if record.get("backbone", {}).get("weights_sha256") == weights_sha:
+            return record
+        force = True  # the backbone's weights changed since: the old record is stale
+    if force:  # start from scratch: an old checkpoint must not be resumed
+        ckpt_path.unlink(missing_ok=True)
     t_start = time.perf_counter()
     if c.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -178,7 +192,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True) -> dict:
                                  warmup_epochs=recipe.warmup_epochs, warmup_lr=recipe.warmup_lr,
                                  precision=c.precision, device=c.device)
         history = train(model, ImageDataset(train_split.train, train_tf), settings,
-                        checkpoint_path=out / "checkpoints" / f"{name}.pt", progress=progress)
+                        checkpoint_path=ckpt_path, progress=progress)
 
     metrics, n_test = {}, {}
     t_eval = time.perf_counter()

@@ -50,7 +50,8 @@ def test_same_seed_gives_identical_records_and_base_to_new_works(tiny_clip_dir, 
     assert set(a["metrics"]) == {"EuroSAT:base", "EuroSAT:new", "EuroSAT:H"}
     assert a["n_classes_train"] == 5 and a["n_train"] == 5 * 4
     # the checkpoint trained on the 5 base classes is what evaluated the 5 new ones
-    ckpt = torch.load(tmp_path / "a" / "checkpoints" / f"{a['name']}.pt", weights_only=False)
+    sha = a["backbone"]["weights_sha256"][:8]
+    ckpt = torch.load(tmp_path / "a" / "checkpoints" / f"{a['name']}-{sha}.pt", weights_only=False)
     assert ckpt["epoch"] == 2 and "ctx" in ckpt["learner"]
     rec_file = tmp_path / "a" / "records" / f"{a['name']}.json"
     assert json.loads(rec_file.read_text())["metrics"] == a["metrics"]
@@ -66,6 +67,11 @@ def test_existing_record_is_reused(tiny_clip_dir, eurosat_root, tmp_path):
     data["metrics"]["marker"] = 1.0
     rec.write_text(json.dumps(data))
     assert run(cfg, progress=False)["metrics"]["marker"] == 1.0
+    # a record made with other backbone weights is stale: the run is done again
+    data["backbone"]["weights_sha256"] = "0" * 64
+    rec.write_text(json.dumps(data))
+    again = run(cfg, progress=False)
+    assert "marker" not in again["metrics"] and again["metrics"] == first["metrics"]
 
 
 @pytest.mark.parametrize("kw, message", [
