@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
 import platform
 import random
@@ -74,6 +73,21 @@ def shared_prefix_gflops(prefix: int, suffix: int, n_cls: int, width: int = 512,
     rows = prefix + n_cls * suffix
     attention = 4 * width * (prefix ** 2 + n_cls * suffix * (prefix + suffix))
     return layers * (24 * width ** 2 * rows + attention) / 1e9
+
+
+def executed_text_gflops(model: PromptedCLIP, groups: int, layers: int, width: int = 512) -> float:
+    """Text FLOPs per image (forward) the library really executes for its class list, from its call
+    plan: each call's prefix rows once, its K prompts cut to the call's own length."""
+    eot = model.prompt_learner.eot
+    n_cls = len(eot)
+    calls, _ = model._call_plan(eot, groups, model.class_chunk or n_cls)
+    prefix = model._prefix_len()
+    total = 0.0
+    for classes, _, length in calls:
+        k = n_cls if classes is None else len(classes)
+        total += (shared_prefix_gflops(prefix, length - prefix, k, width, layers) if prefix
+                  else k * text_gflops(length, width, layers))
+    return total
 
 
 def peak_bf16_tflops(device_name: str) -> float | None:
@@ -210,9 +224,9 @@ def cuda_graph_step(model: PromptedCLIP, optimizer, images, labels):
     """EXPERIMENTAL, not in the library: the library's bf16 CoCoOp training step (the same ops as
     ``training.train_step``) captured once as a CUDA graph; returns the replay function.
 
-    Speed-up 6 of docs/performance.md: a batch-1 step launches ~1000 small kernels and is bound
-    by the host's launch rate; a graph replays them without the host. The learning rate is baked
-    into the graph (a real training loop would capture once per epoch).
+    The performance reference's speed-up 6 (CUDA graphs): a batch-1 step launches ~1000 small
+    kernels and is bound by the host's launch rate; a graph replays them without the host. The
+    learning rate is baked into the graph (a real training loop would capture once per epoch).
     """
     def step():
         with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
@@ -422,7 +436,7 @@ class Bench:
                  "cached": Path_(lambda: accuracy_from_features(lib, cached, elab.cpu(), **kw), ne),
                  "cold": Path_(cold, ne)}
         run_interleaved(evals, s.repeats, dev, self.frozen)
-        return self._summary(n_cls, cut, prefix, eot, train, evals, port_gib)
+        return self._summary(n_cls, cut, prefix, eot, train, evals, port_gib, lib)
 
     def _port_activation_gib(self, n_cls: int) -> float:
         """Estimate of the port's saved activations per step: C x 77 rows x width x layers x 15
@@ -430,7 +444,7 @@ class Bench:
         nbytes = 2 if self.s.faithful_precision == "fp16" else 4
         return n_cls * 77 * 512 * self.s.layers * 15 * nbytes / 2**30
 
-    def _summary(self, n_cls, cut, prefix, eot, train, evals, port_gib) -> dict:
+    def _summary(self, n_cls, cut, prefix, eot, train, evals, port_gib, lib) -> dict:
         s = self.s
         med = {k: statistics.median(p.samples) for k, p in {**train, **evals}.items()}
         per_image = {k: med[k] / p.items for k, p in train.items()}
@@ -438,8 +452,9 @@ class Bench:
         width = 512
         f_cut = text_gflops(cut, width, s.layers)
         f_77 = text_gflops(77, width, s.layers)
-        f_exec = (shared_prefix_gflops(prefix, cut - prefix, n_cls, width, s.layers) / n_cls
-                  if prefix else f_cut)
+        f_exec = executed_text_gflops(lib, 1, s.layers, width) / n_cls        # training, batch 1
+        eval_group = min(max(1, lib.max_prompts // n_cls), s.eval_images, s.test_batch)
+        f_exec_eval = executed_text_gflops(lib, eval_group, s.layers, width) / n_cls
         image_g = IMAGE_GFLOPS_B16 * s.layers / 12
         text_train_g = BACKWARD_FACTOR * n_cls * f_cut              # per image, cost model
         out = {
@@ -453,7 +468,8 @@ class Bench:
             "memory_kind": ("cuda peak allocated above the model" if s.device.startswith("cuda")
                             else "activations saved for backward (train paths)"),
             "cost_model_gflops": {"text_per_prompt_cut": f_cut, "text_per_prompt_77": f_77,
-                                  "text_per_prompt_executed": f_exec, "image": image_g},
+                                  "text_per_prompt_executed_train_b1": f_exec,
+                                  "text_per_prompt_executed_eval": f_exec_eval, "image": image_g},
         }
         r = {}
         if "faithful_cocoop_b1" in train:
@@ -470,6 +486,9 @@ class Bench:
         r["eval_speedup_cold"] = ips["cold"] / ips["faithful"]
         coop = "coop_b%d" % s.coop_batch
         r["cocoop_b1_over_coop_b%d" % s.coop_batch] = per_image["cocoop_b1"] / per_image[coop]
+        # the cost model's ratio with prompts cut to the longest EOT (no prefix sharing, no buckets)
+        r["cost_model_cocoop_b1_over_coop_b%d" % s.coop_batch] = (
+            (image_g + text_train_g) / (image_g + text_train_g / s.coop_batch))
         if "faithful_" + coop in train and "faithful_cocoop_b1" in train:
             r["faithful_cocoop_b1_over_faithful_coop_b%d" % s.coop_batch] = (
                 per_image["faithful_cocoop_b1"] / per_image["faithful_" + coop])
@@ -484,6 +503,7 @@ class Bench:
         fl = {"text_train_b1_cost_model": text_train_g / med["cocoop_text_b1"] / 1e3,
               "text_train_b1_executed": BACKWARD_FACTOR * n_cls * f_exec / med["cocoop_text_b1"] / 1e3,
               "text_eval_cached_cost_model": n_cls * f_cut * ips["cached"] / 1e3,
+              "text_eval_cached_executed": n_cls * f_exec_eval * ips["cached"] / 1e3,
               "faithful_text_eval": n_cls * f_77 * ips["faithful"] / 1e3}
         if "faithful_cocoop_b1" in train:
             fl["faithful_train_b1"] = ((image_g + BACKWARD_FACTOR * n_cls * f_77)
@@ -511,7 +531,8 @@ class Bench:
                  "cuda_graph": Path_(replay, 1)}
         run_interleaved(paths, s.repeats, dev, self.frozen)
         med = {k: statistics.median(p.samples) for k, p in paths.items()}
-        return {"classes": n_cls, "seconds_per_step": med, "graph_gain": med["eager"] / med["cuda_graph"]}
+        return {"classes": n_cls, "seconds_per_step": med,
+                "graph_gain": med["eager"] / med["cuda_graph"]}
 
     def memory_check(self, n_cls: int) -> dict:
         """Library-only peak memory of a CoCoOp training step (batch 1) and an evaluation batch
@@ -598,7 +619,7 @@ def table(s: Settings, rows: list[dict]) -> str:
     coop = "coop_b%d" % s.coop_batch
     head = ["C", "L cut", "train b1 faithful s", "train b1 ours s", "train speed-up",
             "eval img/s faithful", "eval img/s ours (cached / cold)", "eval speed-up (cached / cold)",
-            f"CoCoOp b1 / CoOp b{s.coop_batch} per image (ours / faithful)",
+            f"CoCoOp b1 / CoOp b{s.coop_batch} per image (ours / faithful (cost model))",
             "peak memory faithful / ours MiB" if s.device.startswith("cuda")
             else "act. memory faithful / ours MiB",
             "prefix-sharing gain"]
@@ -616,7 +637,8 @@ def table(s: Settings, rows: list[dict]) -> str:
                  fmt(ips["faithful"]), f"{fmt(ips['cached'])} / {fmt(ips['cold'])}",
                  f"{ra['eval_speedup_cached']:.1f}x / {ra['eval_speedup_cold']:.1f}x",
                  f"{ra['cocoop_b1_over_coop_b%d' % s.coop_batch]:.1f}x / "
-                 + fmt(ra.get("faithful_cocoop_b1_over_faithful_coop_b%d" % s.coop_batch), ".1f"),
+                 + fmt(ra.get("faithful_cocoop_b1_over_faithful_coop_b%d" % s.coop_batch), ".1f")
+                 + f" (model {ra['cost_model_cocoop_b1_over_coop_b%d' % s.coop_batch]:.1f})",
                  f"{fmt(mem.get('faithful_cocoop_b1'), '.0f')} / {fmt(mem['cocoop_b1'], '.0f')}",
                  f"{ra['prefix_sharing_gain_b1']:.2f}x"]
         if s.headroom_batch:
@@ -698,7 +720,8 @@ def main(argv=None) -> dict:
                 exp = bench.cuda_graph_experiment(row["classes"])
                 faithful = row["seconds_per_step"].get("faithful_cocoop_b1")
                 if faithful:
-                    exp["train_speedup_b1_vs_faithful"] = faithful / exp["seconds_per_step"]["cuda_graph"]
+                    graph_s = exp["seconds_per_step"]["cuda_graph"]
+                    exp["train_speedup_b1_vs_faithful"] = faithful / graph_s
             except Exception as err:   # experimental: record, never fail the check
                 exp = {"classes": row["classes"], "error": repr(err)}
             report["cuda_graph_experiment"].append(exp)

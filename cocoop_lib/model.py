@@ -140,7 +140,8 @@ class PromptedCLIP(nn.Module):
             p = prompts if classes is None else prompts[:, classes]     # (G, c, L, D)
             if prefix_len:
                 fn = partial(self.text_encoder.forward_shared_prefix, length=length)
-                args = (prompts[:, 0, :prefix_len], p[:, :, prefix_len:length], e)  # (G, P, D), (G, c, S, D)
+                # prefix (G, P, D), suffix (G, c, S, D)
+                args = (prompts[:, 0, :prefix_len], p[:, :, prefix_len:length], e)
             else:
                 fn, args = self._flat_features, (p[:, :, :length], e)
             if torch.is_grad_enabled() and chunk < n_cls:

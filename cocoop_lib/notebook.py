@@ -347,13 +347,13 @@ def plan_transfer(P: BookParameters) -> list:
 
 def run_all(configs, *, verbose: bool = True) -> list[dict]:
     """Run every config (records that exist are reused) and print one line per run."""
-    from .runs import record_path, run
+    from .runs import run
 
     records = []
     t0 = time.perf_counter()
     for i, config in enumerate(configs, 1):
         config = config[1] if isinstance(config, tuple) else config
-        reused = record_path(config).exists()
+        reused = usable_record(config) is not None
         record = run(config, progress=False)
         record["_reused"] = reused
         records.append(record)
@@ -376,19 +376,34 @@ def run_all(configs, *, verbose: bool = True) -> list[dict]:
 
 def load_records(configs) -> tuple[list[dict], list]:
     """Existing records of ``configs`` (nothing is run) and the configs that have none yet."""
+    found, missing = [], []
+    for config in configs:
+        config = config[1] if isinstance(config, tuple) else config
+        record = usable_record(config)
+        if record is not None:
+            found.append(record)
+        else:
+            missing.append(config)
+    return found, missing
+
+
+def usable_record(config) -> dict | None:
+    """The record of ``config`` if it exists and was made with the backbone's current weights
+    (``run`` redoes a run whose record came from other weights)."""
     import json
 
     from .runs import record_path
 
-    found, missing = [], []
-    for config in configs:
-        config = config[1] if isinstance(config, tuple) else config
-        path = record_path(config)
-        if path.exists():
-            found.append(json.loads(path.read_text()))
-        else:
-            missing.append(config)
-    return found, missing
+    path = record_path(config)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    try:
+        from .runs import backbone_sha256
+        current = backbone_sha256(config.resolved().backbone)
+    except ImportError:  # an older library without the check
+        return record
+    return record if record.get("backbone", {}).get("weights_sha256") == current else None
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -564,7 +579,10 @@ def trained_model(record: dict):
     learner = build_prompt_learner(c["method"], backbone, part.classnames, template=splits.template,
                                    n_ctx=c["n_ctx"], ctx_init=c["ctx_init"])
     if c["method"] != "zeroshot":
-        ckpt = Path(c["output_dir"]) / "checkpoints" / f"{record['name']}.pt"
+        folder = Path(c["output_dir"]) / "checkpoints"
+        ckpt = folder / f"{record['name']}-{record['backbone']['weights_sha256'][:8]}.pt"
+        if not ckpt.exists():  # records written before checkpoints were named by their weights
+            ckpt = folder / f"{record['name']}.pt"
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         learner.load_state_dict(state["learner"])
     learner.eval()

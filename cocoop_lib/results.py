@@ -477,8 +477,9 @@ def transfer_display(tr: pd.DataFrame, caption: str, table_id: str):
 def settings_display(records: list[dict], caption: str = "Where these numbers came from"):
     """The settings table, styled like the others."""
     df = settings(records)
-    return _styled(df.astype(str), pd.DataFrame(np.nan, index=df.index, columns=df.columns),
-                   caption, "table-settings")
+    styler = _styled(df.astype(str), pd.DataFrame(np.nan, index=df.index, columns=df.columns),
+                     caption, "table-settings")
+    return styler.hide(axis="index")
 
 
 # ----------------------------------------------------------------------------- figures
@@ -520,11 +521,13 @@ def plot_base_to_new(records: list[dict], summary: pd.DataFrame | None = None):
         ax.tick_params(axis="x", rotation=45)
         for t in ax.get_xticklabels():
             t.set_ha("right")
-        if ax is not axes[-1] and ax.get_legend():
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        if ax.get_legend():
             ax.get_legend().remove()
     axes[0].set_ylabel("accuracy (%)")
-    axes[-1].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 

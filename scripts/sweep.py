@@ -78,11 +78,12 @@ def main(argv=None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list the runs and whether they are done")
     args = p.parse_args(argv)
 
+    from cocoop_lib.notebook import usable_record
     from cocoop_lib.runs import record_path, run
 
     index, count = (int(x) for x in args.shard.split("/"))
     configs = plan(args)[index::count]
-    done = [record_path(c).exists() for c in configs]
+    done = [usable_record(c) is not None for c in configs]   # made with the current weights
     print(f"{len(configs)} runs in shard {args.shard}, {sum(done)} already done", flush=True)
     if args.dry_run:
         for c, d in zip(configs, done):

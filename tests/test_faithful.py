@@ -208,3 +208,20 @@ def test_a_new_class_list_gets_a_new_plan(tiny_backbone):
         ref = faithful_model(tiny_backbone, learner).logits(images)
     assert ours.shape == (2, 3)
     assert (ours - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+def test_benchmark_dry_run_writes_its_report(tmp_path):
+    """The benchmark script runs end to end (no timing is checked: claims come from real runs)."""
+    from benchmarks import bench
+    threads = torch.get_num_threads()
+    try:
+        report = bench.main(["--dry-run", "--classes", "5", "--out", str(tmp_path / "r.json")])
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "r.json").exists()
+    assert report["agreement_fp32"]["logits_max_rel_diff"] < 1e-4
+    assert report["agreement_fp32"]["grads_max_rel_diff"] < 1e-4
+    row = report["results"][0]
+    assert row["classes"] == 5 and row["cut_length"] < 77
+    assert {"train_speedup_b1", "eval_speedup_cached", "cocoop_b1_over_coop_b4"} <= set(row["ratios"])
+    assert "| C |" in report["table"]
