@@ -48,7 +48,8 @@ class ZeroShotPrompts(nn.Module):
         self.template = template or self.template
         self.classnames = list(classnames)
         ids = tokenize(self.tokenizer, [self.template.format(_clean(c)) for c in classnames],
-                       self.context_length)                                     # (C, L)
+                       self.context_length)                                     # (C, 77)
+        ids = ids[:, : int(eot_positions(ids).max()) + 1]   # exact: nothing after EOT is read
         device = self.token_embedding.weight.device
         with torch.no_grad():
             self.register_buffer("embeddings", self.token_embedding(ids.to(device)), persistent=False)
@@ -121,7 +122,8 @@ class CoOpPromptLearner(nn.Module):
         self.classnames = list(classnames)
         names = [_clean(c) for c in classnames]
         ids = tokenize(self.tokenizer, [f"{self.prompt_prefix} {n}." for n in names],
-                       self.context_length)                                         # (C, L)
+                       self.context_length)                                         # (C, 77)
+        ids = ids[:, : int(eot_positions(ids).max()) + 1]   # exact: nothing after EOT is read
         device = self.token_embedding.weight.device
         with torch.no_grad():
             emb = self.token_embedding(ids.to(device))                              # (C, L, D)
