@@ -1,6 +1,7 @@
 """Pretrain the mini CLIP with the contrastive loss (multi-positive) on generated image-caption pairs.
 
-    nohup setsid python -m data_scripts.mini_world.pretrain --steps 6000 > /tmp/pretrain.log 2>&1 &
+    nohup setsid python -m data_scripts.mini_world.pretrain --minutes 50 --warmup 50 --batch 128 \
+        --threads 1 > /tmp/pretrain.log 2>&1 &      # the shipped model's settings
 
 Resumable: re-running continues from ``<work dir>/ckpt.pt`` (written every --ckpt-minutes).
 Logs zero-shot accuracy on the mini benchmark's test splits (subsets) to ``<work dir>/log.jsonl``

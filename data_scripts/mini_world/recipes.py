@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image
 
 from . import styles, world
@@ -75,6 +76,5 @@ def make(name: str, label: int, split: str, j: int, src) -> Image.Image:
     raise KeyError(name)
 
 
-def mask_array(im: Image.Image):
-    import numpy as np
+def mask_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
