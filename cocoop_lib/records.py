@@ -21,7 +21,9 @@ def git_revision() -> str:
     try:
         rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+        # notebooks the main job executes in place do not make the code "dirty"
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":!book/*.ipynb", ":!book/exercises"],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return (rev + ("-dirty" if dirty else "")) if rev else "unknown"
     except (OSError, subprocess.SubprocessError):
