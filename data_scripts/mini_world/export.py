@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     prov.pop("zero_shot_test_subset", None)
     prov["logit_scale"] = round(float(model.logit_scale.detach().exp()), 2)
     export_model(model, prov, args.out)
-    print(f"exported step {state.get('step')} to {args.out}")
+    print(f"exported step {state['state']['step']} to {args.out}")
     return 0
 
 
