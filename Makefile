@@ -29,4 +29,4 @@ test-all: venv
 	$(PY) -m pytest -q -m ""
 
 clean:
-	rm -rf _build outputs
+	rm -rf _build outputs/records outputs/checkpoints outputs/features outputs/fewshot  # keeps outputs/mini_world (pretraining checkpoints)
