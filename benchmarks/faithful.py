@@ -52,7 +52,8 @@ class FaithfulTextEncoder(nn.Module):
         self.__dict__["clip"] = backbone.model          # shared frozen weights, not a submodule
         self.heads = text.encoder.layers[0].self_attn.num_heads
         length = text.embeddings.position_embedding.num_embeddings
-        self.register_buffer("attn_mask", causal_float_mask(length), persistent=False)
+        device = text.embeddings.position_embedding.weight.device
+        self.register_buffer("attn_mask", causal_float_mask(length).to(device), persistent=False)
         # nn.MultiheadAttention keeps q, k, v as one in_proj; build it once from the frozen weights
         for i, layer in enumerate(text.encoder.layers):
             a = layer.self_attn
@@ -76,7 +77,7 @@ class FaithfulTextEncoder(nn.Module):
                 None, None, False, 0.0,
                 layer.self_attn.out_proj.weight, layer.self_attn.out_proj.bias,
                 training=self.training, need_weights=False,
-                attn_mask=self.attn_mask.to(dtype))[0]                            # (77, N, D)
+                attn_mask=self.attn_mask.to(x.device, dtype))[0]                            # (77, N, D)
             x = x + attn
             x = x + layer.mlp(_layer_norm_fp32(layer.layer_norm2, x))   # c_fc, QuickGELU, c_proj
         x = x.permute(1, 0, 2)                                                  # LND -> NLD

@@ -101,5 +101,6 @@ def accuracy_from_features(model: PromptedCLIP, features: torch.Tensor, labels: 
         f = features[start:start + batch_size].to(device)
         with autocast_context(precision, device):
             logits = model.logits_from_features(f, text)
-        correct += int((logits.argmax(dim=-1).cpu() == labels[start:start + batch_size]).sum())
+        pred = logits.argmax(dim=-1).cpu()
+        correct += int((pred == labels[start:start + batch_size].cpu()).sum())
     return 100.0 * correct / len(labels)

@@ -58,6 +58,7 @@ def make_exercises(sources: list[Path], out_dir: Path) -> list[Path]:
         nb, n = exercise_notebook(jupytext.read(src))
         nb.metadata.pop("papermill", None)
         path = out_dir / f"{Path(src).stem}.ipynb"
+        stable_cell_ids(nb, src.stem)
         jupytext.write(nb, path, fmt="ipynb")
         written.append(path)
         print(f"exercise copy: {path} ({n} solution cells emptied)")
@@ -76,3 +77,11 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def stable_cell_ids(nb, stem: str) -> None:
+    """Cell ids from the notebook's name and the cell's position (nbformat draws random ones,
+    which would change every file on every build)."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{stem}-{i}"[-64:].replace(".", "-")
+

@@ -74,6 +74,8 @@ def convert(root: Path, stems: list[str]) -> list[Path]:
                                      "name": "python3"}
         nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
         path = root / f"{stem}.ipynb"
+        from make_exercises import stable_cell_ids  # noqa: E402 (scripts/ is on sys.path)
+        stable_cell_ids(nb, Path(stem).name)
         jupytext.write(nb, path, fmt="ipynb")
         out.append(path)
     return out
@@ -130,6 +132,9 @@ def parse_args(argv=None):
     p.add_argument("--no-execute", action="store_true", help="only build (notebooks already executed)")
     p.add_argument("--no-build", action="store_true", help="only execute")
     p.add_argument("--no-exercises", action="store_true", help="do not write the exercise copies")
+    p.add_argument("--sources-only", action="store_true",
+                   help="only write the output-free book/*.ipynb and exercise copies from the .py "
+                        "sources (what is committed); execute and build nothing")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per notebook kernel (OMP_NUM_THREADS; default: torch's choice). "
@@ -176,6 +181,12 @@ def main(argv=None) -> int:
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
     stems = notebooks_in_toc(root)
+    if args.sources_only:
+        from make_exercises import make_exercises  # noqa: E402 (scripts/ is on sys.path)
+        for path in convert(root, stems):
+            print(f"source notebook: {path}")
+        make_exercises([root / f"{s}.py" for s in stems], root / "book" / "exercises")
+        return 0
     times = {}
     if not args.no_execute:
         print("parameters:", params, flush=True)

@@ -352,3 +352,26 @@ def test_sweep_runs_the_books_grid_and_resumes(tmp_path, tiny_clip_dir, eurosat_
                          output_dir=str(tmp_path))
     found, missing = load_records(plan_base_to_new(P))
     assert len(found) == 3 and not missing
+
+
+def test_committed_notebooks_are_the_sources_output_free_with_stable_ids(tmp_path):
+    """`run_book.py --sources-only` (what is committed as book/*.ipynb) writes no outputs and
+    unique cell ids that do not change between conversions (a rebuild leaves git clean)."""
+    import shutil
+
+    import run_book
+    (tmp_path / "book").mkdir()
+    for name in ("_toc.yml", "_config.yml"):
+        shutil.copy2(REPO / name, tmp_path / name)
+    for src in (REPO / "book").glob("*.py"):
+        shutil.copy2(src, tmp_path / "book" / src.name)
+    stems = run_book.notebooks_in_toc(tmp_path)
+    assert stems
+    first = {p.name: p.read_bytes() for p in run_book.convert(tmp_path, stems)}
+    second = {p.name: p.read_bytes() for p in run_book.convert(tmp_path, stems)}
+    assert first == second
+    import json
+    for name, data in first.items():
+        cells = json.loads(data)["cells"]
+        assert all(not c.get("outputs") for c in cells), name
+        assert len({c["id"] for c in cells}) == len(cells), name

@@ -1,6 +1,7 @@
 """Export a pretraining checkpoint as the shipped mini CLIP (hub folder, fp16 safetensors).
 
     python -m data_scripts.mini_world.export [--ckpt outputs/mini_world/ckpt.pt] [--out DIR]
+    python -m data_scripts.mini_world.export --shards DIR   # pretrain.py --shards-out (a GPU run)
 
 The folder loads with ``CLIPModel.from_pretrained(folder)`` and
 ``CLIPTokenizer.from_pretrained(folder)``; ``mini_world.json`` records the provenance.
@@ -55,12 +56,28 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", type=Path, default=WORK_DIR / "ckpt.pt")
     ap.add_argument("--out", type=Path, default=MINI_CLIP_DIR)
+    ap.add_argument("--shards", type=Path, default=None,
+                    help="fp16 shards + provenance.json written by pretrain.py --shards-out")
     ap.add_argument("--no-eval", action="store_true", help="skip the full zero-shot evaluation")
     args = ap.parse_args(argv)
-    state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
-    model = CLIPModel(mini_clip_config())
-    model.load_state_dict(state["model"])
-    prov = dict(state.get("provenance", {}))
+    if args.shards:
+        from safetensors.torch import load_file
+        prov = json.loads((args.shards / "provenance.json").read_text())
+        model = CLIPModel(mini_clip_config(prov.get("text_layers", 4), prov.get("text_heads", 2)))
+        sd = {}
+        for f in sorted(args.shards.glob("mini_clip-*.safetensors")):
+            sd.update(load_file(str(f)))
+        if not sd:
+            raise SystemExit(f"no mini_clip-*.safetensors in {args.shards}")
+        model.load_state_dict({k: v.float() for k, v in sd.items()})
+        step = prov.get("steps")
+    else:
+        state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+        p = state.get("provenance", {})
+        model = CLIPModel(mini_clip_config(p.get("text_layers", 4), p.get("text_heads", 2)))
+        model.load_state_dict(state["model"])
+        prov = dict(state.get("provenance", {}))
+        step = state["state"]["step"]
     if not args.no_eval:
         from transformers import CLIPTokenizer
         from .zeroshot import accuracy, load_test
@@ -77,7 +94,7 @@ def main(argv=None) -> int:
     prov.pop("zero_shot_test_subset", None)
     prov["logit_scale"] = round(float(model.logit_scale.detach().exp()), 2)
     export_model(model, prov, args.out)
-    print(f"exported step {state['state']['step']} to {args.out}")
+    print(f"exported step {step} to {args.out}")
     return 0
 
 

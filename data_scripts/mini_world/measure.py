@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cocoop-batch", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--backbone", default="mini", help="mini (shipped) or a CLIP folder")
     ap.add_argument("--out", type=Path, default=Path("outputs/mini_world_measure"))
     args = ap.parse_args(argv)
 
@@ -51,7 +52,8 @@ def main(argv=None) -> int:
                 t = time.time()
                 rec = run(RunConfig(dataset=ds, method=m, seed=seed, shots=args.shots,
                                     epochs=epochs.get(m), batch_size=batch.get(m), lr=args.lr,
-                                    recipe="mini", device="cpu", output_dir=str(args.out)),
+                                    recipe="mini", device="cpu", backbone=args.backbone,
+                                    output_dir=str(args.out)),
                           progress=False)
                 secs += time.time() - t
                 b.append(rec["metrics"][f"{ds}:base"])

@@ -11,10 +11,10 @@ CONTEXT_LENGTH = 32
 LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's init; it may rise to 100 (see pretrain.py)
 
 
-def mini_clip_config() -> CLIPConfig:
+def mini_clip_config(text_layers: int = 4, text_heads: int = 2) -> CLIPConfig:
     text = dict(
-        vocab_size=49408, hidden_size=128, intermediate_size=512, num_hidden_layers=4,
-        num_attention_heads=2, max_position_embeddings=CONTEXT_LENGTH, hidden_act="quick_gelu",
+        vocab_size=49408, hidden_size=128, intermediate_size=512, num_hidden_layers=text_layers,
+        num_attention_heads=text_heads, max_position_embeddings=CONTEXT_LENGTH, hidden_act="quick_gelu",
         bos_token_id=49406, eos_token_id=49407, pad_token_id=49407, projection_dim=128,
     )
     vision = dict(

@@ -7,13 +7,25 @@ Each image gets random geometry, colour and, with some probability, one of the c
 downstream datasets use (blur, noise, pixelation, fading, grey scale, close-up). Captions name
 the concept and a random subset of the attributes that are true of the image; every caption
 true of an image counts as a positive in the loss.
+
+Batches can be drawn as *groups*: ``batch(n, ..., group=k)`` draws n/k (source, concept) pairs and
+k items of that concept each (other fonts / Fashion-MNIST / MNIST images of the same class; the
+same emoji drawing), each rendered with its own geometry and changes. Within a group only the
+attribute words tell the captions apart; with k = 1 the class name alone nearly always suffices.
+(Measured: grouping did not make the text encoder listen more to CoOp's context slots; see
+docs/mini_world.md.)
+
+``PretrainWorld.save`` / ``PretrainWorld.load`` keep the built pools in one compressed file, so
+a machine without the Debian fonts and datasets (a rented GPU) can pretrain from it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -55,16 +67,70 @@ class Pool:
     attrs: torch.Tensor           # (N,) long bit mask of fixed attributes
     category: list[str]           # per concept id: category word(s)
 
+    def __post_init__(self):
+        # items sorted by concept: concept c owns order[start[c] : start[c] + count[c]]
+        self.order = torch.argsort(self.concept, stable=True)
+        n_con = int(self.concept.max()) + 1 if len(self.concept) else 0
+        self.count = torch.bincount(self.concept, minlength=n_con)
+        self.start = torch.cumsum(self.count, 0) - self.count
+
+    def same_concept(self, idx: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+        """(m,) item indices -> (m*k,) indices: each item and k-1 random items of its concept."""
+        c = self.concept[idx]                                           # (m,)
+        r = torch.rand(len(idx), k - 1, generator=gen)                  # (m, k-1)
+        pick = self.start[c][:, None] + (r * self.count[c][:, None]).long()
+        return torch.cat([idx[:, None], self.order[pick]], 1).reshape(-1)  # (m*k,) grouped
+
 
 class PretrainWorld:
     """Builds the pools once; ``batch(n, gen)`` makes a fresh random batch."""
 
-    def __init__(self):
+    def __init__(self, build: bool = True, mention_p: float = 0.5):
         self.concepts: list[str] = []
         self.cid: dict[str, int] = {}
         self.categories: dict[int, list[str]] = {}
         self.pools: dict[str, Pool] = {}
-        self._build()
+        self.mention_p = mention_p   # probability that a caption names each true attribute
+        if build:
+            self._build()
+
+    def save(self, path: Path, max_items: int | None = None, seed: int = 0) -> Path:
+        """Write the pools (uint8) and concept tables to one compressed .npz (atomically).
+
+        ``max_items`` keeps a seeded random subset of each pool larger than that.
+        """
+        path = Path(path)
+        arrays = {}
+        g = torch.Generator().manual_seed(seed)
+        for name, pool in self.pools.items():
+            keep = torch.arange(len(pool.concept))
+            if max_items is not None and len(keep) > max_items:
+                keep = torch.randperm(len(keep), generator=g)[:max_items].sort().values
+            arrays[f"{name}.images"] = pool.images[keep].numpy()
+            arrays[f"{name}.concept"] = pool.concept[keep].numpy()
+            arrays[f"{name}.attrs"] = pool.attrs[keep].numpy()
+        meta = {"concepts": self.concepts,
+                "categories": {str(k): v for k, v in self.categories.items()},
+                "pools": list(self.pools)}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, mention_p: float = 0.5) -> "PretrainWorld":
+        """A world from ``save``'s file (no fonts or Debian datasets needed)."""
+        w = cls(build=False, mention_p=mention_p)
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            w.concepts = meta["concepts"]
+            w.cid = {c: i for i, c in enumerate(w.concepts)}
+            w.categories = {int(k): v for k, v in meta["categories"].items()}
+            for name in meta["pools"]:
+                w.pools[name] = cls._pool(z[f"{name}.images"], z[f"{name}.concept"].tolist(),
+                                          z[f"{name}.attrs"].tolist())
+        return w
 
     def _concept(self, name: str, category: str) -> int:
         if name not in self.cid:
@@ -115,11 +181,16 @@ class PretrainWorld:
 
     # ------------------------------------------------------------------ batches
 
-    def batch(self, n: int, gen: torch.Generator, rnd: random.Random):
-        """(images (n,3,32,32) in 0..1, captions, concept ids, image attr bits, caption attr bits)."""
+    def batch(self, n: int, gen: torch.Generator, rnd: random.Random, group: int = 1):
+        """(images (n,3,32,32) in 0..1, captions, concept ids, image attr bits, caption attr bits).
+
+        ``group`` > 1: n/group concepts with ``group`` items each (n must be a multiple).
+        """
+        if n % group:
+            raise ValueError(f"batch size {n} is not a multiple of the group size {group}")
         names = list(SOURCE_WEIGHTS)
         w = torch.tensor([SOURCE_WEIGHTS[k] for k in names])
-        which = torch.multinomial(w, n, replacement=True, generator=gen)
+        which = torch.multinomial(w, n // group, replacement=True, generator=gen)
         ims, cons, bits = [], [], []
         for s, name in enumerate(names):
             k = int((which == s).sum())
@@ -127,6 +198,8 @@ class PretrainWorld:
                 continue
             pool = self.pools[name]
             idx = torch.randint(len(pool.concept), (k,), generator=gen)
+            if group > 1:
+                idx = pool.same_concept(idx, group, gen)
             img, b = self._render(name, pool.images[idx].float() / 255.0, gen)
             ims.append(img)
             cons.append(pool.concept[idx])
@@ -142,7 +215,7 @@ class PretrainWorld:
 
     def caption(self, concept: int, bits: int, rnd: random.Random) -> tuple[str, int]:
         true = [a for a in ATTRS if bits & BIT[a]]
-        chosen = [a for a in true if rnd.random() < 0.5][:3]
+        chosen = [a for a in true if rnd.random() < self.mention_p][:3]
         rnd.shuffle(chosen)
         c = self.concepts[concept]
         k = rnd.choice(self.categories[concept])

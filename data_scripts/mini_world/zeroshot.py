@@ -41,14 +41,17 @@ def load_test(name: str, root: Path = MINI_WORLD_DIR, per_class: int | None = No
 def accuracy(model, tokenizer, x, y, classnames, template, batch: int = 500) -> float:
     """Top-1 zero-shot accuracy (%) with the dataset's template."""
     model.eval()
+    dev = next(model.parameters()).device
     prompts = [template.format(c) for c in classnames]
     tok = tokenizer(prompts, padding="max_length", truncation=True,
                     max_length=model.config.text_config.max_position_embeddings, return_tensors="pt")
-    t = model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
+    t = model.get_text_features(input_ids=tok["input_ids"].to(dev),
+                                attention_mask=tok["attention_mask"].to(dev))
     t = t / t.norm(dim=-1, keepdim=True)
     correct = 0
     for i in range(0, len(y), batch):
-        f = model.get_image_features(pixel_values=x[i:i + batch].to(next(model.parameters()).dtype))
+        xb = x[i:i + batch].to(dev, next(model.parameters()).dtype)
+        f = model.get_image_features(pixel_values=xb)
         f = f / f.norm(dim=-1, keepdim=True)
-        correct += int(((f @ t.T.to(f.dtype)).argmax(1) == y[i:i + batch]).sum())
+        correct += int(((f @ t.T.to(f.dtype)).argmax(1).cpu() == y[i:i + batch]).sum())
     return 100.0 * correct / len(y)
