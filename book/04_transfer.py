@@ -116,11 +116,8 @@ results.transfer_display(cross, "Table 2: cross-dataset transfer", "table-cross-
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 
-values = {"n_targets": len(P.world.targets), "setting": results.describe_setting(records)}
-for m in ("CLIP", "CoOp", "CoCoOp"):
-    values[f"cross_{m}"] = results.transfer_average(cross, m)
-    values[f"paper_cross_{m}"] = results.transfer_average(cross, m, "paper")
-glue_numbers(values)
+glue_numbers({"n_targets": len(P.world.targets), "setting": results.describe_setting(records),
+              **results.transfer_averages(cross, "cross")})
 
 # %% [markdown]
 # ## Figure: cross-dataset transfer
@@ -158,11 +155,7 @@ results.transfer_display(domain, "Table 3: domain generalisation", "table-domain
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 
-values = {"n_variants": len(P.world.variants)}
-for m in ("CLIP", "CoOp", "CoCoOp"):
-    values[f"domain_{m}"] = results.transfer_average(domain, m)
-    values[f"paper_domain_{m}"] = results.transfer_average(domain, m, "paper")
-glue_numbers(values)
+glue_numbers({"n_variants": len(P.world.variants), **results.transfer_averages(domain, "domain")})
 
 # %% [markdown]
 # ## Figure: domain generalisation

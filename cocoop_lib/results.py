@@ -604,3 +604,14 @@ def transfer_average(frame: pd.DataFrame, method: str, column: str = "accuracy")
     ``column="paper"`` gives the paper's."""
     row = frame[(frame.method == method) & (frame.role == "average")] if len(frame) else frame
     return float(row[column].iloc[0]) if len(row) else float("nan")
+
+
+def transfer_averages(frame: pd.DataFrame, prefix: str) -> dict:
+    """The three methods' target averages, ours and the paper's, named for the book's glue:
+    ``{prefix}_CLIP``, ``paper_{prefix}_CLIP``, ... (CLIP, CoOp, CoCoOp)."""
+    values = {}
+    for m in ("CLIP", "CoOp", "CoCoOp"):
+        values[f"{prefix}_{m}"] = transfer_average(frame, m)
+        values[f"paper_{prefix}_{m}"] = transfer_average(frame, m, "paper")
+    return values
+

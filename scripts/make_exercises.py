@@ -83,5 +83,5 @@ def stable_cell_ids(nb, stem: str) -> None:
     """Cell ids from the notebook's name and the cell's position (nbformat draws random ones,
     which would change every file on every build)."""
     for i, cell in enumerate(nb.cells):
-        cell["id"] = f"{stem}-{i}"[-64:].replace(".", "-")
+        cell["id"] = f"{stem}-{i}"
 

@@ -66,6 +66,7 @@ def copy_sources(root: Path) -> None:
 def convert(root: Path, stems: list[str]) -> list[Path]:
     """book/X.py (jupytext percent) -> book/X.ipynb, without outputs."""
     import jupytext
+    from make_exercises import stable_cell_ids  # noqa: E402 (scripts/ is on sys.path)
 
     out = []
     for stem in stems:
@@ -74,7 +75,6 @@ def convert(root: Path, stems: list[str]) -> list[Path]:
                                      "name": "python3"}
         nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
         path = root / f"{stem}.ipynb"
-        from make_exercises import stable_cell_ids  # noqa: E402 (scripts/ is on sys.path)
         stable_cell_ids(nb, Path(stem).name)
         jupytext.write(nb, path, fmt="ipynb")
         out.append(path)

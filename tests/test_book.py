@@ -150,6 +150,9 @@ def test_transfer_tables_average_targets_and_join_the_paper():
     assert tr.loc["Caltech101", "paper"] == 94.43 and tr.loc["Caltech101", "diff"] == pytest.approx(92 - 94.43)
     assert tr.loc["ImageNet", "paper_confirmed"] == False  # noqa: E712 (a numpy bool)
     assert results.transfer_average(tr.reset_index(), "CoCoOp", "paper") == 65.74
+    glue = results.transfer_averages(tr.reset_index(), "cross")
+    assert glue["paper_cross_CoCoOp"] == 65.74 and glue["cross_CoCoOp"] == pytest.approx(68.5)
+    assert math.isnan(glue["cross_CoOp"]) and len(glue) == 6
     # Table 3 has no average column: the paper's average is the mean of its four variants
     recs = [record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "ImageNetV2:all": 60.0},
                    train_classes="all")]

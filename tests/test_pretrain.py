@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_scripts.mini_world.pretrain_data import ATTRS, BIT, SOURCE_WEIGHTS, Pool, PretrainWorld
+from data_scripts.mini_world.pretrain_data import BIT, SOURCE_WEIGHTS, Pool, PretrainWorld
 
 
 def synthetic_world(mention_p: float = 0.7) -> PretrainWorld:
@@ -145,6 +145,3 @@ def test_shards_reassemble_into_the_hub_folder(tmp_path):
         assert torch.equal(v.half(), ref[k].half()), k
     assert (tmp_path / "clip" / "vocab.json").is_file()
 
-
-def test_attribute_table_is_consistent():
-    assert len(BIT) == len(ATTRS) == len(set(BIT.values()))

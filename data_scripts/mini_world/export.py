@@ -63,21 +63,17 @@ def main(argv=None) -> int:
     if args.shards:
         from safetensors.torch import load_file
         prov = json.loads((args.shards / "provenance.json").read_text())
-        model = CLIPModel(mini_clip_config(prov.get("text_layers", 4), prov.get("text_heads", 2)))
-        sd = {}
+        weights = {}
         for f in sorted(args.shards.glob("mini_clip-*.safetensors")):
-            sd.update(load_file(str(f)))
-        if not sd:
+            weights.update(load_file(str(f)))
+        if not weights:
             raise SystemExit(f"no mini_clip-*.safetensors in {args.shards}")
-        model.load_state_dict({k: v.float() for k, v in sd.items()})
         step = prov.get("steps")
     else:
         state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
-        p = state.get("provenance", {})
-        model = CLIPModel(mini_clip_config(p.get("text_layers", 4), p.get("text_heads", 2)))
-        model.load_state_dict(state["model"])
-        prov = dict(state.get("provenance", {}))
-        step = state["state"]["step"]
+        prov, weights, step = dict(state.get("provenance", {})), state["model"], state["state"]["step"]
+    model = CLIPModel(mini_clip_config(prov.get("text_layers", 4), prov.get("text_heads", 2)))
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
     if not args.no_eval:
         from transformers import CLIPTokenizer
         from .zeroshot import accuracy, load_test

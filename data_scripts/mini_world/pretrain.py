@@ -151,19 +151,20 @@ def save_shards(model: torch.nn.Module, out: Path, provenance: dict, max_bytes: 
     """
     from safetensors.torch import save_file
     out.mkdir(parents=True, exist_ok=True)
-    shard, size, k = {}, 0, 0
     items = [(n, t.detach().to("cpu", torch.float16).contiguous()) for n, t in model.state_dict().items()]
     big = max(items, key=lambda it: it[1].numel())
     if big[1].numel() * 2 > max_bytes:
         raise ValueError(f"{big[0]} alone is {big[1].numel() * 2} bytes > max_bytes={max_bytes}; "
                          "a tensor is never split, so raise max_bytes")
-    for i, (name, t) in enumerate(items):
-        shard[name] = t
+    shards, size = [{}], 0
+    for name, t in items:     # greedy: a new shard when the next tensor would overflow this one
+        if shards[-1] and size + t.numel() * 2 > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = t
         size += t.numel() * 2
-        nxt = items[i + 1][1].numel() * 2 if i + 1 < len(items) else None
-        if nxt is None or size + nxt > max_bytes:
-            save_file(shard, str(out / f"mini_clip-{k:02d}.safetensors"))
-            shard, size, k = {}, 0, k + 1
+    for k, shard in enumerate(shards):
+        save_file(shard, str(out / f"mini_clip-{k:02d}.safetensors"))
     (out / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n")
 
 
@@ -231,6 +232,7 @@ def main(argv=None) -> int:
     gen = torch.Generator().manual_seed(args.seed)
     rnd = random.Random(args.seed)
     state = {"step": 0, "train_seconds": 0.0, "exported_first": False, "history": []}
+    ck = None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
@@ -245,7 +247,7 @@ def main(argv=None) -> int:
     world = (PretrainWorld.load(args.world, args.mention_p) if args.world
              else PretrainWorld(mention_p=args.mention_p))
     model.to(device)
-    if ckpt_path.exists():  # optimizer state follows the parameters' device
+    if ck is not None:  # after model.to(device): the optimizer state follows the parameters
         opt.load_state_dict(ck["opt"])
     evaluator = Evaluator()
     mean = torch.tensor(CLIP_MEAN, device=device)[:, None, None]
