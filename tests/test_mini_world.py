@@ -165,3 +165,23 @@ def test_rebuild_glyphs_first_class_is_identical():
     for item in [p for p in world.plan("MiniGlyphs") if p.label == 0]:
         shipped = Image.open(WORLD / "MiniGlyphs" / "images" / item.relpath)
         assert build.pixel_sha256(item.make()) == build.pixel_sha256(shipped), item.relpath
+
+
+def test_unseen_changes_do_what_they_say():
+    """The changes that never occur in pretraining, checked pixel by pixel (source-free)."""
+    from PIL import Image
+
+    from data_scripts.mini_world import styles
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    img = Image.fromarray(arr, "RGB")
+    poster = np.asarray(styles.posterize(img, 1))
+    assert set(np.unique(poster)) <= {0, 128} and np.array_equal(poster, arr & 0x80)
+    assert np.array_equal(np.asarray(styles.rotate_channels(img)), arr[..., [2, 0, 1]])
+    sol = np.asarray(styles.solarize(img, 128)).astype(int)
+    assert np.array_equal(sol, np.where(arr >= 128, 255 - arr.astype(int), arr))
+    flat = Image.new("RGB", (32, 32), (10, 20, 30))
+    tilted = np.asarray(styles.tilt(flat, 45, (200, 100, 50)))
+    assert tilted.shape == (32, 32, 3)
+    assert tuple(tilted[0, 0]) == (200, 100, 50) and tuple(tilted[16, 16]) == (10, 20, 30)
+    assert np.array_equal(np.asarray(styles.tilt(img, 0, (0, 0, 0))), arr)

@@ -1,14 +1,18 @@
 """Deterministic image making for the mini benchmark (Pillow + NumPy, one Generator per image).
 
-The pretraining script applies the same kinds of change on the fly in torch (pretrain_data.py),
-there named in the captions; a downstream dataset applies one of them to every image and its
-hand-written template does not name it, as a benchmark's domain differs from web captions.
+Two kinds of change. The *seen* ones (blur, noise, fading, grey scale, pixel art, close-ups,
+colours) are also applied on the fly by the pretraining script (pretrain_data.py), where the
+captions name them. The *unseen* ones (``posterize``, ``rotate_channels``, ``solarize``,
+``tilt``, pixelation coarser than pretraining's 6-10 cells) never occur in pretraining: they make
+a downstream dataset differ from the mini CLIP's "web data" the way a benchmark's domain differs
+from CLIP's, so a hand-written prompt leaves room that a learned one can take. Each downstream
+dataset applies its changes to every image and its template names none of them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 S = 32
 
@@ -87,3 +91,27 @@ def close_up(img: Image.Image, rng: np.random.Generator, zoom=(1.5, 2.0)) -> Ima
     side = S / z
     x0, y0 = (float(v) for v in rng.uniform(0, S - side, size=2))
     return img.resize((S, S), Image.BICUBIC, box=(x0, y0, x0 + side, y0 + side))
+
+
+# ----------------------------------------------------------------------- unseen in pretraining
+
+
+def posterize(img: Image.Image, bits: int = 1) -> Image.Image:
+    """Keep the top ``bits`` bits of each channel (1 bit: 8 flat colours, a poster print)."""
+    return ImageOps.posterize(img, bits)
+
+
+def rotate_channels(img: Image.Image) -> Image.Image:
+    """False colour: (R, G, B) -> (B, R, G)."""
+    r, g, b = img.split()
+    return Image.merge("RGB", (b, r, g))
+
+
+def solarize(img: Image.Image, threshold: int = 128) -> Image.Image:
+    """Invert every channel value at or above ``threshold`` (a solarised print)."""
+    return ImageOps.solarize(img, threshold)
+
+
+def tilt(img: Image.Image, degrees: float, fill) -> Image.Image:
+    """Rotate about the centre by ``degrees`` (counter-clockwise), corners filled with ``fill``."""
+    return img.rotate(degrees, resample=Image.BICUBIC, fillcolor=tuple(fill))
