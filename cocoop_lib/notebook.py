@@ -527,8 +527,12 @@ def setting_sentence(P: BookParameters) -> str:
     recipe = get_recipe(P.recipe, P.backbone)
     clip = "the offline mini CLIP" if P.is_mini_backbone else f"CLIP {P.backbone}"
     data = "the mini world's datasets" if P.data_root is None else "the paper's datasets"
+    exceptions = {m: [f"{key.split(':', 1)[1]} {n}" for key, n in recipe.epochs_on.items()
+                      if key.split(":", 1)[0] == m] for m in recipe.epochs}
     epochs = (f"{P.epochs} epochs" if P.epochs else
-              ", ".join(f"{METHOD_LABELS[m]} {n} epochs" for m, n in recipe.epochs.items()))
+              ", ".join(f"{METHOD_LABELS[m]} {n} epochs"
+                        + (f" ({', '.join(exceptions[m])})" if exceptions[m] else "")
+                        for m, n in recipe.epochs.items()))
     return (f"{clip} on {data}, recipe '{recipe.name}', {P.shots or recipe.shots} shots, {epochs}, "
             f"seeds {', '.join(map(str, P.seeds))}")
 

@@ -251,3 +251,17 @@ def test_hub_id_loads_from_the_local_hub_cache_offline(tiny_clip_dir, tmp_path, 
     bb = load_backbone("openai/clip-vit-base-patch16")
     assert bb.source == "openai/clip-vit-base-patch16" and not bb.is_mini
     assert bb.info()["weights_sha256"] == load_backbone(tiny_clip_dir).weights_sha256
+
+
+def test_recipe_epochs_with_per_dataset_exceptions():
+    """The paper trains CoOp 50 epochs on ImageNet, 200 elsewhere; the mini recipe mirrors it."""
+    from cocoop_lib.presets import MINI, PAPER, epochs_for, get_recipe
+    assert epochs_for(PAPER, "coop", "ImageNet") == 50
+    assert epochs_for(PAPER, "coop", "OxfordPets") == 200
+    assert epochs_for(PAPER, "cocoop", "ImageNet") == 10
+    assert epochs_for(MINI, "coop", "MiniEmojiNet") == 5
+    assert epochs_for(MINI, "coop", "MiniGlyphs") == 10
+    assert epochs_for(MINI, "zeroshot", "MiniGlyphs") == 0
+    assert get_recipe("auto", "mini") is MINI and get_recipe("auto", "openai/clip-vit-base-patch16") is PAPER
+    with pytest.raises(ValueError, match="Unknown recipe"):
+        get_recipe("fast")

@@ -4,7 +4,9 @@ Sources (disjoint from every downstream split): glyphs of the pretraining font f
 Fashion-MNIST train images not in the downstream pool, MNIST 5k images not in any downstream
 split, Noto colour emoji (all concepts) and Symbola outlines of the emoji *not* in EmojiNet.
 Each image gets random geometry, colour and, with some probability, one of the changes the
-downstream datasets use (blur, noise, pixelation, fading, grey scale, close-up). Captions name
+downstream datasets use (blur, noise, pixelation, fading, grey scale, close-up); the changes each
+downstream dataset adds on top (posterising, tilts, 5x5 pixels, false colour, solarising; see
+styles.py) never occur here. Captions name
 the concept and a random subset of the attributes that are true of the image; every caption
 true of an image counts as a positive in the loss.
 

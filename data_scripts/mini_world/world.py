@@ -121,7 +121,8 @@ def datasets() -> dict[str, MiniDataset]:
     dom = "domain shift of MiniEmojiNet"
     made = [
         MiniDataset("MiniEmojiNet", "a photo of a {}.", b2n,
-                    "colour emoji posterised to 8 flat colours (unseen in pretraining); plays ImageNet", 10,
+                    "colour emoji posterised to 8 flat colours (unseen in pretraining); "
+                    "plays ImageNet", 10,
                     classnames=names["EmojiNet"]),
         MiniDataset("MiniGlyphs", "a photo of a {}, a type of character.", b2n,
                     "font families never seen in pretraining, blurred, tilted 45 degrees (unseen)", 15,
@@ -133,7 +134,8 @@ def datasets() -> dict[str, MiniDataset]:
                     "unseen MNIST digits, coloured ink on coloured paper, tilted 45 degrees (unseen)", 100,
                     classnames=list(sources.DIGIT_CLASSES)),
         MiniDataset("MiniFood", "a photo of {}, a type of food.", b2n,
-                    "food emoji, faded, false colour (channels rotated: unseen)", 10, classnames=names["EmojiFood"]),
+                    "food emoji, faded, false colour (channels rotated: unseen)", 10,
+                    classnames=names["EmojiFood"]),
         MiniDataset("MiniAnimals", "a photo of a {}, a type of animal.", b2n,
                     "animal emoji in grey scale, solarised (unseen)", 10, classnames=names["EmojiAnimals"]),
         MiniDataset("MiniEmojiNetV2", "a photo of a {}.", dom,

@@ -84,7 +84,8 @@ def record(clip_dir: Path | None = None, root: Path = MINI_WORLD_DIR) -> dict:
     info["zero_shot_history_note"] = ("zero_shot_history was logged while pretraining, on evaluation "
                                       "subsets of the benchmark as it was then; zero_shot_test is "
                                       "measured on the benchmark of zero_shot_benchmark_manifest_sha256")
-    info["zero_shot_benchmark_manifest_sha256"] = hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
+    manifest = (root / "manifest.json").read_bytes()
+    info["zero_shot_benchmark_manifest_sha256"] = hashlib.sha256(manifest).hexdigest()
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=1) + "\n")
     tmp.replace(path)
@@ -95,6 +96,7 @@ if __name__ == "__main__":
     import argparse
 
     argparse.ArgumentParser(description="Record the shipped mini CLIP's zero-shot accuracy on the "
-                            "mini benchmark's full test splits (into mini_clip/mini_world.json).").parse_args()
+                            "mini benchmark's full test splits (into mini_clip/mini_world.json)."
+                            ).parse_args()
     torch.set_num_threads(2)
     record()
