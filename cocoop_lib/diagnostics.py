@@ -1,17 +1,18 @@
 """How much can a learned context change a backbone's predictions? Two measurements.
 
 Prompt learning only moves the context vectors, so it can help only as far as the text encoder
-*listens* to them. CLIP ViT-B/16 does (CoOp gains tens of points on some datasets); a small
-CLIP pretrained on templated captions may compose "context + class name" almost additively, and
-then no learning rate helps. Both functions work on any backbone:
+*listens* to them, and only where the hand-written prompt leaves room. CLIP ViT-B/16 gains tens of
+points on some datasets; the mini CLIP gains nothing on data like its pretraining captions and
+8-31 points on the mini benchmark's unseen domains (docs/mini_world.md). Both functions work on
+any backbone:
 
     from cocoop_lib.diagnostics import context_sensitivity, fit_context_on_features
 
 - ``context_sensitivity``: cosine between the class text features before and after moving every
   context vector by ``scale`` x its norm in a random direction (1.0: the context is ignored).
 - ``fit_context_on_features``: an *oracle* bound. Fit the context directly to given image features
-  (Adam, full batch), e.g. those of the test images themselves: no prompt learner trained on
-  few shots can beat what this reaches on the same images.
+  (Adam, full batch), e.g. those of the test images themselves: in practice a ceiling for what a
+  CoOp context learned from few shots adds on the same images.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def context_report(datasets: list[str], backbone: str = "mini", data_root: str |
     """Both measurements for CoOp's start ("a photo of a") on each dataset's base classes.
 
     The oracle fit uses (at most ``max_images``, evenly spaced) base-class *test* images, so its
-    gain bounds what any context learned from 16 shots can add on them. One dict per dataset.
+    gain is in practice a ceiling for what a context learned from 16 shots adds on them.
+    One dict per dataset.
     """
     from .backbone import image_transforms, load_backbone
     from .datasets import ImageDataset, load_dataset, subsample_classes

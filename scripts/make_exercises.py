@@ -48,6 +48,13 @@ def exercise_notebook(nb):
     return nb, n_solutions
 
 
+def stable_cell_ids(nb, stem: str) -> None:
+    """Cell ids from the notebook's name and the cell's position (nbformat draws random ones,
+    which would change every file on every build)."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{stem}-{i}"
+
+
 def make_exercises(sources: list[Path], out_dir: Path) -> list[Path]:
     """Write one exercise notebook per source (jupytext .py or .ipynb) into ``out_dir``."""
     import jupytext
@@ -77,11 +84,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def stable_cell_ids(nb, stem: str) -> None:
-    """Cell ids from the notebook's name and the cell's position (nbformat draws random ones,
-    which would change every file on every build)."""
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"{stem}-{i}"
-

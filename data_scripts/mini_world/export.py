@@ -75,16 +75,8 @@ def main(argv=None) -> int:
     model = CLIPModel(mini_clip_config(prov.get("text_layers", 4), prov.get("text_heads", 2)))
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     if not args.no_eval:
-        from transformers import CLIPTokenizer
-        from .zeroshot import accuracy, load_test
-        from .pretrain import EVAL_SETS
-        tok = CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR))
-        acc = {}
-        for name in EVAL_SETS:
-            x, y, names, template = load_test(name)
-            acc[name] = round(accuracy(model, tok, x, y, names, template), 2)
-            print(f"{name}: zero-shot {acc[name]:.2f}% ({len(names)} classes)", flush=True)
-        prov["zero_shot_test"] = acc
+        from .zeroshot import full_test_zero_shot
+        prov["zero_shot_test"] = full_test_zero_shot(model)
         prov["zero_shot_images"] = "full test splits"
         prov["zero_shot_template"] = "each dataset's template (cocoop_lib/datasets/mini.py)"
     prov.pop("zero_shot_test_subset", None)

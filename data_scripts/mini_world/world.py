@@ -125,22 +125,26 @@ def datasets() -> dict[str, MiniDataset]:
                     "plays ImageNet", 10,
                     classnames=names["EmojiNet"]),
         MiniDataset("MiniGlyphs", "a photo of a {}, a type of character.", b2n,
-                    "font families never seen in pretraining, blurred, tilted 45 degrees (unseen)", 15,
+                    "font families never seen in pretraining, blurred, tilted 45 degrees "
+                    "(unseen)", 15,
                     classnames=list(glyphs.CLASSNAMES)),
         MiniDataset("MiniFashion", "a photo of a {}, a type of clothing.", b2n,
-                    "unseen Fashion-MNIST images, strong pixel noise, 5x5-cell pixelation (unseen)", 100,
+                    "unseen Fashion-MNIST images, strong pixel noise, 5x5-cell pixelation "
+                    "(unseen)", 100,
                     classnames=list(sources.FASHION_CLASSES)),
         MiniDataset("MiniDigits", "a photo of a {}.", b2n,
-                    "unseen MNIST digits, coloured ink on coloured paper, tilted 45 degrees (unseen)", 100,
+                    "unseen MNIST digits, coloured ink on coloured paper, tilted 45 degrees "
+                    "(unseen)", 100,
                     classnames=list(sources.DIGIT_CLASSES)),
         MiniDataset("MiniFood", "a photo of {}, a type of food.", b2n,
                     "food emoji, faded, false colour (channels rotated: unseen)", 10,
                     classnames=names["EmojiFood"]),
         MiniDataset("MiniAnimals", "a photo of a {}, a type of animal.", b2n,
-                    "animal emoji in grey scale, solarised (unseen)", 10, classnames=names["EmojiAnimals"]),
+                    "animal emoji in grey scale, solarised (unseen)", 10,
+                    classnames=names["EmojiAnimals"]),
         MiniDataset("MiniEmojiNetV2", "a photo of a {}.", dom,
-                    "posterised EmojiNet classes, smaller and off-centre on darker backgrounds", 5, True,
-                    names["EmojiNet"]),
+                    "posterised EmojiNet classes, smaller and off-centre on darker backgrounds",
+                    5, True, names["EmojiNet"]),
         MiniDataset("MiniEmojiNetSketch", "a photo of a {}.", dom,
                     "EmojiNet classes as Symbola's black outlines (never seen as outlines in "
                     "pretraining)", 5, True, names["EmojiNet"]),
@@ -148,7 +152,8 @@ def datasets() -> dict[str, MiniDataset]:
                     "posterised EmojiNet classes, off-centre close-ups with pixel noise", 5, True,
                     names["EmojiNet"]),
         MiniDataset("MiniEmojiNetR", "a photo of a {}.", dom,
-                    "posterised EmojiNet classes as 8x8 pixel-art renditions", 5, True, names["EmojiNet"]),
+                    "posterised EmojiNet classes as 8x8 pixel-art renditions", 5, True,
+                    names["EmojiNet"]),
     ]
     return {d.name: replace(d, key=KEYS[d.name]) for d in made}
 

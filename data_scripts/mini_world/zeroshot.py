@@ -58,25 +58,34 @@ def accuracy(model, tokenizer, x, y, classnames, template, batch: int = 500) -> 
     return 100.0 * correct / len(y)
 
 
-def record(clip_dir: Path | None = None, root: Path = MINI_WORLD_DIR) -> dict:
-    """Zero-shot of the shipped mini CLIP on every full test split, written into its mini_world.json.
+def full_test_zero_shot(model, root: Path = MINI_WORLD_DIR) -> dict:
+    """{dataset: zero-shot %} on every evaluation set's full test split (printed as it goes)."""
+    from transformers import CLIPTokenizer
 
-    For when the benchmark is rebuilt without retraining the model (export.py does the same at
-    export). Returns {dataset: accuracy %}.
-    """
-    from transformers import CLIPModel, CLIPTokenizer
-
-    from .paths import MINI_CLIP_DIR, TOKENIZER_DIR
+    from .paths import TOKENIZER_DIR
     from .pretrain import EVAL_SETS
 
-    clip_dir = Path(clip_dir or MINI_CLIP_DIR)
-    model = CLIPModel.from_pretrained(str(clip_dir)).float()
     tok = CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR))
     acc = {}
     for name in EVAL_SETS:
         x, y, names, template = load_test(name, root)
         acc[name] = round(accuracy(model, tok, x, y, names, template), 2)
         print(f"{name}: zero-shot {acc[name]:.2f}% ({len(names)} classes)", flush=True)
+    return acc
+
+
+def record(clip_dir: Path | None = None, root: Path = MINI_WORLD_DIR) -> dict:
+    """Zero-shot of the shipped mini CLIP on every full test split, written into its mini_world.json.
+
+    For when the benchmark is rebuilt without retraining the model (export.py measures the same at
+    export). Returns {dataset: accuracy %}.
+    """
+    from transformers import CLIPModel
+
+    from .paths import MINI_CLIP_DIR
+
+    clip_dir = Path(clip_dir or MINI_CLIP_DIR)
+    acc = full_test_zero_shot(CLIPModel.from_pretrained(str(clip_dir)).float(), root)
     path = clip_dir / "mini_world.json"
     info = json.loads(path.read_text())
     info["zero_shot_test"] = acc
