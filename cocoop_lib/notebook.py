@@ -286,60 +286,10 @@ def check_parameters(chapter: str, *, datasets=None, methods=None, seeds=None, s
 
 # ----------------------------------------------------------------------------- experiment plans
 
-
-def plan_base_to_new(P: BookParameters) -> list:
-    """Table 1: every base-to-new dataset x method x seed, trained on base, tested on base and new."""
-    methods = [m for m in P.methods if m in CHAPTERS["base_to_new"]]
-    return [P.run_config(d, m, s) for d in P.world.base_to_new for m in methods for s in P.seeds]
-
-
-def matched_n_ctx(backbone_info: dict | None = None, *, ctx_dim: int = 512, embed_dim: int = 512,
-                  context_length: int = 77, longest_name: int = 12) -> int:
-    """The parameter-matched context length of the ablation.
-
-    ViT-B/16 (ctx_dim 512): 60, the paper's (30,720 parameters against CoCoOp's 35,360). For
-    another width: the same ratio of CoCoOp's count, kept short enough that the prompt (SOS,
-    context, the longest class name, ".", EOT) fits the text encoder.
-    """
-    if backbone_info:
-        ctx_dim = backbone_info.get("text_width", ctx_dim)
-        embed_dim = backbone_info.get("embed_dim", embed_dim)
-    if ctx_dim == 512 and embed_dim == 512:
-        return 60
-    hidden = embed_dim // 16
-    cocoop = 4 * ctx_dim + embed_dim * hidden + hidden + hidden * ctx_dim + ctx_dim
-    n = round(cocoop * (30_720 / 35_360) / ctx_dim)
-    return max(5, min(n, context_length - longest_name - 3))
-
-
-def plan_ablation(P: BookParameters, large_n_ctx: int | None = None) -> list[tuple[str, object]]:
-    """The parameter-count ablation: (variant label, RunConfig) for every dataset and seed.
-
-    Variants: CoOp with the recipe's context (4 vectors, "a photo of a": the same runs as Table 1's
-    CoOp, so they are reused), CoOp with ``large_n_ctx`` random vectors (``n_ctx`` parameter, or
-    parameter-matched: 60 for ViT-B/16), and CoCoOp (the recipe's context + Meta-Net).
-    """
-    large = large_n_ctx or P.n_ctx or 60
-    base = replace(P, n_ctx=None)
-    out = []
-    for d in P.world.base_to_new:
-        for s in P.seeds:
-            if "coop" in P.methods:
-                out.append(("CoOp ctx=4", base.run_config(d, "coop", s)))
-                out.append((f"CoOp ctx={large}", base.run_config(d, "coop", s, n_ctx=large,
-                                                                 ctx_init="")))
-            if "cocoop" in P.methods:
-                out.append(("CoCoOp (ctx=4 + Meta-Net)", base.run_config(d, "cocoop", s)))
-    return out
-
-
-def plan_transfer(P: BookParameters) -> list:
-    """Tables 2 and 3: train on the source's classes (all of them), test on every dataset."""
-    w = P.world
-    eval_on = tuple(f"{d}:all" for d in (w.source, *w.targets, *w.variants))
-    methods = [m for m in P.methods if m in CHAPTERS["transfer"]]
-    return [P.run_config(w.source, m, s, train_classes="all", eval_on=eval_on)
-            for m in methods for s in P.seeds]
+# the plans live in cocoop_lib.experiments (the sweep uses them too); re-exported for the chapters
+from .experiments import (ablation_n_ctx, backbone_dims, longest_classname_tokens,  # noqa: E402,F401
+                          matched_n_ctx, plan_ablation, plan_base_to_new, plan_transfer,
+                          variant_label)
 
 
 # ----------------------------------------------------------------------------- running
@@ -591,45 +541,6 @@ def trained_model(record: dict):
         learner.load_state_dict(state["learner"])
     learner.eval()
     return PromptedCLIP(backbone, learner), part
-
-
-def backbone_dims(P: BookParameters) -> dict:
-    """Widths of the backbone (read from its config.json, weights not loaded)."""
-    import json
-
-    from .backbone import resolve_backbone_folder
-
-    cfg = json.loads((resolve_backbone_folder(P.backbone) / "config.json").read_text())
-    text, vision = cfg.get("text_config", {}), cfg.get("vision_config", {})
-    return {"text_width": text.get("hidden_size", 512), "embed_dim": cfg.get("projection_dim", 512),
-            "context_length": text.get("max_position_embeddings", 77),
-            "vision_width": vision.get("hidden_size"), "image_size": vision.get("image_size")}
-
-
-def longest_classname_tokens(P: BookParameters) -> int:
-    """Most tokens any class name (with its ".") of the base-to-new datasets takes."""
-    from .backbone import CLIP_TOKENIZER_DIR
-    from .datasets import load_dataset
-    from transformers import CLIPTokenizer
-
-    tok = CLIPTokenizer.from_pretrained(CLIP_TOKENIZER_DIR)
-    longest = 1
-    for d in P.world.base_to_new:
-        names = load_dataset(d, P.data_root).classnames
-        longest = max([longest] + [len(tok(n.replace("_", " ") + ".")["input_ids"]) - 2 for n in names])
-    return longest
-
-
-def ablation_n_ctx(P: BookParameters) -> int:
-    """The long context of the ablation: ``n_ctx`` if given, else parameter-matched for the
-    backbone (60 for ViT-B/16, as in the paper)."""
-    if P.n_ctx:
-        return P.n_ctx
-    dims = backbone_dims(P)
-    if dims["text_width"] == 512 and dims["embed_dim"] == 512:
-        return 60                     # the paper's (no need to read every class name)
-    return matched_n_ctx(dims, context_length=dims["context_length"],
-                         longest_name=longest_classname_tokens(P))
 
 
 def test_features(config, model, items):

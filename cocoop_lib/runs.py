@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from . import claims
 from .backbone import (DEFAULT_BACKBONE, WEIGHT_FILES, Backbone, file_sha256, image_transforms,
                        load_backbone, resolve_backbone_folder)
 from .datasets import (DataError, ImageDataset, get_spec, load_dataset, require_images,
@@ -152,26 +153,50 @@ def record_path(config: RunConfig) -> Path:
     return Path(c.output_dir) / "records" / f"{c.run_name()}.json"
 
 
-def run(config: RunConfig, force: bool = False, progress: bool = True) -> dict:
-    """Run one experiment and return its record (existing records are reused unless ``force``)."""
+def _existing_record(rec_path: Path, weights_sha: str) -> dict | None:
+    """The record at ``rec_path`` if it exists and was made with these weights (else None)."""
+    if not rec_path.exists():
+        return None
+    record = json.loads(rec_path.read_text())
+    return record if record.get("backbone", {}).get("weights_sha256") == weights_sha else None
+
+
+def run(config: RunConfig, force: bool = False, progress: bool = True, wait: bool = True) -> dict:
+    """Run one experiment and return its record (existing records are reused unless ``force``).
+
+    Training and evaluation happen while holding the run's claim (``<output_dir>/claims/``), so
+    two processes never train one run: if a live process holds it, ``wait=True`` waits for it and
+    returns its record, ``wait=False`` raises :class:`~cocoop_lib.claims.RunClaimed`.
+    """
     c = config.resolved()
     name = c.run_name()
     out = Path(c.output_dir)
     rec_path = out / "records" / f"{name}.json"
     weights_sha = backbone_sha256(c.backbone)
     ckpt_path = out / "checkpoints" / f"{name}-{weights_sha[:8]}.pt"  # never resumed on other weights
-    if rec_path.exists() and not force:
-        record = json.loads(rec_path.read_text())
-        if record.get("backbone", {}).get("weights_sha256") == weights_sha:
+    finished = None if force else (lambda: _existing_record(rec_path, weights_sha))
+    if not force:
+        record = finished()
+        if record is not None:
             return record
-        force = True  # the backbone's weights changed since: the old record is stale
+        force = rec_path.exists()  # the backbone's weights changed since: the old record is stale
+    claim = claims.acquire(out, name, wait=wait, finished=finished)
+    if isinstance(claim, dict):  # another process finished it meanwhile
+        return claim
+    with claim:
+        return _train_and_evaluate(c, name, out, rec_path, ckpt_path, force, progress, claim)
+
+
+def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt_path: Path,
+                        force: bool, progress: bool, claim: claims.Claim) -> dict:
+    """The run itself (under its claim): train if needed, evaluate, write the record."""
     if force:  # start from scratch: an old checkpoint must not be resumed
         ckpt_path.unlink(missing_ok=True)
     t_start = time.perf_counter()
     if c.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    set_seed(c.seed)
     backbone = get_backbone(c.backbone, c.device, c.precision)
+    set_seed(c.seed)  # after loading: loading a backbone consumes the torch RNG
     recipe = get_recipe(c.recipe, c.backbone)
     train_tf, test_tf = image_transforms(backbone.image_size, tuple(recipe.crop_scale))
 
@@ -192,7 +217,8 @@ def run(config: RunConfig, force: bool = False, progress: bool = True) -> dict:
                                  warmup_epochs=recipe.warmup_epochs, warmup_lr=recipe.warmup_lr,
                                  precision=c.precision, device=c.device)
         history = train(model, ImageDataset(train_split.train, train_tf), settings,
-                        checkpoint_path=ckpt_path, progress=progress)
+                        checkpoint_path=ckpt_path, progress=progress,
+                        on_epoch=claim.heartbeat)
 
     metrics, n_test = {}, {}
     t_eval = time.perf_counter()

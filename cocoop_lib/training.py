@@ -98,13 +98,15 @@ def train_step(model: PromptedCLIP, optimizer: torch.optim.Optimizer, images: to
 
 
 def train(model: PromptedCLIP, train_set, settings: TrainSettings,
-          checkpoint_path: str | Path | None = None, progress: bool = True) -> dict:
+          checkpoint_path: str | Path | None = None, progress: bool = True,
+          on_epoch=None) -> dict:
     """Train ``model.prompt_learner`` on ``train_set`` (a dataset of (image, label)).
 
     After every epoch the learner, optimiser and random states are written atomically to
     ``checkpoint_path``; if that file exists, training resumes after its epoch and gives the same
     result as an uninterrupted run. Returns {"losses": mean loss per epoch, "lrs": lr per epoch,
-    "seconds": training wall time}.
+    "seconds": training wall time}. ``on_epoch(epoch, epochs)``, if given, is called after each
+    epoch's checkpoint (runs use it to heartbeat their claim).
     """
     device, precision = settings.device, settings.precision
     params = [p for p in model.prompt_learner.parameters() if p.requires_grad]
@@ -152,5 +154,7 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
                           "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                           "generator": generator.get_state(), "rng": _rng_state(),
                           "history": history}, ckpt)
+        if on_epoch is not None:
+            on_epoch(epoch, settings.epochs)
     model.prompt_learner.eval()
     return history

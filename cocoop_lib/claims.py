@@ -1,0 +1,282 @@
+"""Per-run claims: at most one process trains a run, across processes, workers and machines.
+
+A claim is the file ``<output_dir>/claims/<run_name>.json``, created with O_EXCL (only one process
+can create it) and holding::
+
+    {"owner": unique token, "host", "pid", "pid_start", "worker", "started", "heartbeat",
+     "epoch", "epochs"}
+
+The holder refreshes ``heartbeat`` from a background thread (every ``HEARTBEAT_S`` seconds) and
+once per epoch with the epoch reached. A claim is *stale* when its process is gone (same host: the
+pid is dead or is another process now) or its heartbeat is older than ``stale_after`` seconds (other
+hosts: SLURM nodes share the output dir but not their process tables). A stale claim is taken
+over atomically: it is renamed away (only one renamer wins), then a new claim is created with
+O_EXCL. The run itself resumes from its epoch checkpoint, so taking over loses at most one epoch.
+
+    claim = try_claim("outputs", "MiniDigits-coop-base-seed1-1234abcd")
+    if claim is None: ...                       # someone else is training it
+    with claim:                                 # released on exit, also on an exception
+        train(..., on_epoch=claim.heartbeat)
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+HEARTBEAT_S = float(os.environ.get("COCOOP_CLAIM_HEARTBEAT_S", 30))
+STALE_AFTER_S = float(os.environ.get("COCOOP_CLAIM_STALE_S", 600))
+WORKER_ENV = "COCOOP_WORKER"          # a worker's name, written into its claims
+
+
+class RunClaimed(RuntimeError):
+    """The run is being trained by another live process (``holder``: its claim's content)."""
+
+    def __init__(self, run_name: str, holder: dict):
+        self.run_name, self.holder = run_name, holder
+        super().__init__(f"run {run_name} is being trained by {describe(holder)}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _age_s(stamp: str) -> float:
+    try:
+        return time.time() - datetime.fromisoformat(stamp).timestamp()
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _pid_start(pid: int) -> str | None:
+    """Start time of ``pid`` in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True            # exists, owned by someone else
+    if start is not None and _pid_start(pid) not in (None, start):
+        return False           # the pid was reused by another process
+    return True
+
+
+def claim_path(output_dir: str | Path, run_name: str) -> Path:
+    return Path(output_dir) / "claims" / f"{run_name}.json"
+
+
+def read_claim(path: str | Path) -> dict | None:
+    """A claim file's content; None if it does not exist or is not (yet) readable JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_stale(info: dict | None, stale_after: float | None = None) -> bool:
+    """True when the claim's holder is gone: dead pid on this host, or no heartbeat for too long."""
+    if not info:
+        return True
+    stale_after = STALE_AFTER_S if stale_after is None else stale_after
+    if info.get("host") == platform.node() and isinstance(info.get("pid"), int):
+        if not _pid_alive(info["pid"], info.get("pid_start")):
+            return True
+    return _age_s(info.get("heartbeat")) > stale_after
+
+
+def describe(info: dict) -> str:
+    """One line: who holds a claim, since when, and at which epoch."""
+    who = info.get("worker") or "a process"
+    epoch = f", epoch {info['epoch']}/{info['epochs']}" if info.get("epochs") else ""
+    return (f"{who} (pid {info.get('pid')} on {info.get('host')}, since {info.get('started')}"
+            f"{epoch}, heartbeat {_age_s(info.get('heartbeat')):.0f} s ago)")
+
+
+class Claim:
+    """A claim held by this process. ``heartbeat`` refreshes it; ``release`` removes it."""
+
+    def __init__(self, path: Path, info: dict, heartbeat_s: float = HEARTBEAT_S):
+        self.path, self.info = path, info
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        if heartbeat_s > 0:
+            self._thread = threading.Thread(target=self._beat, args=(heartbeat_s,), daemon=True,
+                                            name=f"claim-heartbeat {path.stem}")
+            self._thread.start()
+
+    def _beat(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.heartbeat()
+
+    def held(self) -> bool:
+        """True while the file on disk is still this claim (not taken over, not removed)."""
+        current = read_claim(self.path)
+        return bool(current) and current.get("owner") == self.info["owner"]
+
+    def heartbeat(self, epoch: int | None = None, epochs: int | None = None) -> None:
+        """Refresh the claim (and record the epoch reached); a claim lost to a takeover is left."""
+        with self._lock:
+            if self._stop.is_set() and epoch is None:
+                return
+            if epoch is not None:
+                self.info.update(epoch=int(epoch), epochs=int(epochs) if epochs else None)
+                log_event(self.path.parent.parent, "epoch", self.path.stem, epoch=int(epoch))
+            self.info["heartbeat"] = _now()
+            if not self.held():
+                return
+            tmp = self.path.with_name(f".{self.path.name}.{self.info['owner']}.tmp")
+            tmp.write_text(json.dumps(self.info, indent=1))
+            os.replace(tmp, self.path)
+
+    def release(self) -> None:
+        """Stop the heartbeat and remove the claim file if it is still ours."""
+        self._stop.set()
+        with self._lock:
+            if self.held():
+                self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def log_event(output_dir: str | Path, event: str, run_name: str, **extra) -> None:
+    """Append one line to ``<output_dir>/claims/log.jsonl`` (who claimed, resumed, released what).
+
+    Each line is one ``write`` on an O_APPEND file, so lines of concurrent processes never mix.
+    """
+    line = json.dumps({"event": event, "run": run_name, "pid": os.getpid(), "host": platform.node(),
+                       "worker": os.environ.get(WORKER_ENV, ""), "utc": _now(), **extra}) + "\n"
+    path = Path(output_dir) / "claims" / "log.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_log(output_dir: str | Path) -> list[dict]:
+    """The events of :func:`log_event`, oldest first."""
+    path = Path(output_dir) / "claims" / "log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _create(path: Path, worker: str | None, heartbeat_s: float) -> Claim | None:
+    """Create the claim file with O_EXCL; None if it exists."""
+    info = {"owner": uuid.uuid4().hex, "host": platform.node(), "pid": os.getpid(),
+            "pid_start": _pid_start(os.getpid()),
+            "worker": worker if worker is not None else os.environ.get(WORKER_ENV, ""),
+            "started": _now(), "heartbeat": _now(), "epoch": 0, "epochs": None}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return None
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f, indent=1)
+    return Claim(path, info, heartbeat_s)
+
+
+def try_claim(output_dir: str | Path, run_name: str, *, worker: str | None = None,
+              stale_after: float | None = None, heartbeat_s: float = HEARTBEAT_S) -> Claim | None:
+    """Claim ``run_name`` for this process, or return None if a live process holds it.
+
+    A stale claim (see :func:`is_stale`) is taken over: it is renamed to
+    ``claims/<run>.json.stale-<token>`` (so only one process can move it), checked again, and a
+    new claim is created with O_EXCL.
+    """
+    path = claim_path(output_dir, run_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(5):
+        claim = _create(path, worker, heartbeat_s)
+        if claim is not None:
+            return claim
+        info = read_claim(path)
+        if info is None and path.exists() and _age_s_file(path) < 5:
+            time.sleep(0.2)            # being written right now by its creator
+            continue
+        if not is_stale(info, stale_after):
+            return None
+        moved = path.with_name(f"{path.name}.stale-{uuid.uuid4().hex[:12]}")
+        try:
+            os.rename(path, moved)     # only one process wins this rename
+        except FileNotFoundError:
+            continue                   # someone else moved it first: try to create again
+        stale_info = read_claim(moved)
+        if not is_stale(stale_info, stale_after):
+            # between our read and our rename a new live claim took its place: put it back
+            try:
+                os.link(moved, path)
+            except FileExistsError:
+                pass
+            moved.unlink(missing_ok=True)
+            return None
+        moved.unlink(missing_ok=True)
+        log_event(output_dir, "takeover", run_name, previous=stale_info)
+    return None
+
+
+def _age_s_file(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return float("inf")
+
+
+def holder(output_dir: str | Path, run_name: str) -> dict | None:
+    """The content of a *live* claim on ``run_name``, or None (no claim, or a stale one)."""
+    info = read_claim(claim_path(output_dir, run_name))
+    return None if is_stale(info) else info
+
+
+def list_claims(output_dir: str | Path) -> dict[str, dict]:
+    """Every claim file under ``output_dir`` by run name, each with a "stale" flag added."""
+    out = {}
+    for p in sorted((Path(output_dir) / "claims").glob("*.json")):
+        info = read_claim(p)
+        if info is not None:
+            out[p.stem] = {**info, "stale": is_stale(info)}
+    return out
+
+
+def acquire(output_dir: str | Path, run_name: str, *, wait: bool = True, finished=None,
+            poll_s: float = 2.0) -> Claim | dict:
+    """Claim a run, or return its record once another process has finished it.
+
+    ``finished()`` returns the run's usable record or None; it is checked after the claim is
+    taken (another process may have just finished) and while waiting. With ``wait=False`` a live
+    claim of another process raises :class:`RunClaimed`.
+    """
+    while True:
+        claim = try_claim(output_dir, run_name)
+        if claim is not None:
+            record = finished() if finished else None
+            if record is not None:
+                claim.release()
+                return record
+            log_event(output_dir, "run", run_name)
+            return claim
+        if not wait:
+            raise RunClaimed(run_name, read_claim(claim_path(output_dir, run_name)) or {})
+        time.sleep(poll_s)
+        record = finished() if finished else None
+        if record is not None:
+            return record
