@@ -199,39 +199,38 @@ def try_claim(output_dir: str | Path, run_name: str, *, worker: str | None = Non
               stale_after: float | None = None, heartbeat_s: float = HEARTBEAT_S) -> Claim | None:
     """Claim ``run_name`` for this process, or return None if a live process holds it.
 
-    A stale claim (see :func:`is_stale`) is taken over: it is renamed to
-    ``claims/<run>.json.stale-<token>`` (so only one process can move it), checked again, and a
-    new claim is created with O_EXCL.
+    A stale claim (see :func:`is_stale`) is taken over by whoever first creates the takeover lock
+    ``claims/<run>.json.takeover`` (O_EXCL): it checks the claim again, renames it away and
+    creates a new claim with O_EXCL. Processes that do not get the lock never move a claim, so a
+    live claim is never moved and at most one process holds a run.
     """
     path = claim_path(output_dir, run_name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(5):
-        claim = _create(path, worker, heartbeat_s)
-        if claim is not None:
-            return claim
+    claim = _create(path, worker, heartbeat_s)
+    if claim is not None:
+        return claim
+    info = read_claim(path)
+    if info is None and _age_s_file(path) < 5:
+        return None                    # being written right now by its creator
+    if not is_stale(info, stale_after):
+        return None
+    lock = path.with_name(path.name + ".takeover")
+    if _age_s_file(lock) > 60:         # left by a process that died while taking over
+        lock.unlink(missing_ok=True)
+    try:
+        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return None                    # another process is taking it over
+    try:
         info = read_claim(path)
-        if info is None and path.exists() and _age_s_file(path) < 5:
-            time.sleep(0.2)            # being written right now by its creator
-            continue
-        if not is_stale(info, stale_after):
-            return None
-        moved = path.with_name(f"{path.name}.stale-{uuid.uuid4().hex[:12]}")
-        try:
-            os.rename(path, moved)     # only one process wins this rename
-        except FileNotFoundError:
-            continue                   # someone else moved it first: try to create again
-        stale_info = read_claim(moved)
-        if not is_stale(stale_info, stale_after):
-            # between our read and our rename a new live claim took its place: put it back
-            try:
-                os.link(moved, path)
-            except FileExistsError:
-                pass
+        if path.exists() and (info is not None or _age_s_file(path) >= 5) and is_stale(info, stale_after):
+            moved = path.with_name(f"{path.name}.stale-{uuid.uuid4().hex[:12]}")
+            os.rename(path, moved)
             moved.unlink(missing_ok=True)
-            return None
-        moved.unlink(missing_ok=True)
-        log_event(output_dir, "takeover", run_name, previous=stale_info)
-    return None
+            log_event(output_dir, "takeover", run_name, previous=info)
+        return _create(path, worker, heartbeat_s)
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _age_s_file(path: Path) -> float:

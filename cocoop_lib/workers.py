@@ -1,0 +1,134 @@
+"""Workers that pull runs from a plan, claim each before training it, and keep going on failure.
+
+A plan is a JSON file (``write_plan``) listing RunConfigs, most expensive first. Any number of
+workers -- local processes, SLURM jobs, a notebook -- can work through one plan on one output dir
+at the same time: each run is trained by whoever claims it first (:mod:`cocoop_lib.claims`), a run
+with a live claim is skipped and come back to, and a failed run is recorded in
+``<output_dir>/failed/<run>.json`` and not retried until ``retry_failed``.
+
+    python -m cocoop_lib.workers PLAN.json --worker w0 [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import time
+import traceback
+from pathlib import Path
+
+from . import claims
+from .records import write_json_atomic
+
+
+def write_plan(configs, path: str | Path) -> Path:
+    """Save ``configs`` (RunConfig list, in order) as JSON."""
+    path = Path(path)
+    write_json_atomic(path, {"runs": [dataclasses.asdict(c) for c in configs]})
+    return path
+
+
+def read_plan(path: str | Path) -> list:
+    from .runs import RunConfig
+
+    runs = json.loads(Path(path).read_text())["runs"]
+    return [RunConfig(**{**r, "eval_on": tuple(r["eval_on"])}) for r in runs]
+
+
+def failed_path(config) -> Path:
+    c = config.resolved()
+    return Path(c.output_dir) / "failed" / f"{c.run_name()}.json"
+
+
+def finished_record(config) -> dict | None:
+    """The run's reusable record (``runs.find_record`` when the library has it)."""
+    from . import runs
+
+    find = getattr(runs, "find_record", None)
+    if find is None:
+        from .notebook import usable_record as find
+    return find(config)
+
+
+def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print) -> dict:
+    """Work through ``configs`` (most expensive first) until each is done, failed or given up.
+
+    Returns counts {"trained": ..., "reused": ..., "failed": ...}. A run with a live claim of
+    another worker is skipped and come back to after the others (its holder may finish it, or
+    die, and then its claim is taken over and the run resumed from its checkpoint).
+    """
+    from .runs import run
+
+    worker = os.environ.get(claims.WORKER_ENV) or f"{platform.node()}:{os.getpid()}"
+    pending = list(configs)
+    counts = {"trained": 0, "reused": 0, "failed": 0}
+    if retry_failed:
+        for c in pending:
+            failed_path(c).unlink(missing_ok=True)
+    while pending:
+        progressed = False
+        for config in list(pending):
+            name = config.resolved().run_name()
+            fail = failed_path(config)
+            if fail.exists():
+                pending.remove(config)
+                counts["failed"] += 1
+                continue
+            try:
+                if finished_record(config) is not None:
+                    pending.remove(config)
+                    counts["reused"] += 1
+                    continue
+                t = time.perf_counter()
+                record = run(config, progress=False, wait=False)
+            except claims.RunClaimed:
+                continue                                   # someone else trains it; come back
+            except Exception as e:                          # noqa: BLE001 - recorded, not lost
+                write_json_atomic(fail, {"run": name, "worker": worker, "error": f"{type(e).__name__}: {e}",
+                                         "traceback": traceback.format_exc(),
+                                         "utc": claims._now()})
+                log(f"[{worker}] FAILED {name}: {type(e).__name__}: {e} (details: {fail})")
+                pending.remove(config)
+                counts["failed"] += 1
+                progressed = True
+                break
+            pending.remove(config)
+            counts["trained"] += 1
+            metrics = " ".join(f"{k}={v:.2f}" for k, v in record["metrics"].items())
+            log(f"[{worker}] {name}: {metrics} ({time.perf_counter() - t:.0f} s)")
+            progressed = True
+            break                                           # back to the most expensive left
+        if pending and not progressed:
+            time.sleep(poll_s)
+    return counts
+
+
+def work_plan(plan_path: str, worker: str, retry_failed: bool = False, threads: int | None = None,
+              poll_s: float = 5.0) -> dict:
+    """One worker on a plan file (the function local processes and SLURM jobs run)."""
+    os.environ[claims.WORKER_ENV] = worker
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    return work(read_plan(plan_path), retry_failed=retry_failed, poll_s=poll_s,
+                log=lambda line: print(line, flush=True))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("plan", help="plan JSON written by scripts/sweep.py")
+    p.add_argument("--worker", default=None, help="this worker's name (shown in --status)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--poll", type=float, default=5.0, help="seconds between looks at claimed runs")
+    args = p.parse_args(argv)
+    counts = work_plan(args.plan, args.worker or f"{platform.node()}:{os.getpid()}",
+                       threads=args.threads, poll_s=args.poll)
+    print(f"worker {args.worker}: {counts['trained']} trained, {counts['reused']} already done, "
+          f"{counts['failed']} failed", flush=True)
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
