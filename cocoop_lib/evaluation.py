@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from pathlib import Path
 
 import torch
@@ -80,7 +81,7 @@ def image_features(model: PromptedCLIP, dataset, *, batch_size: int = 100, devic
     result = torch.cat(feats), torch.cat(labels)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # workers may cache the same images at once
         torch.save({"features": result[0], "labels": result[1]}, tmp)
         tmp.replace(path)
     return result

@@ -340,6 +340,9 @@ def _main(args) -> int:
         return 0
     todo = [c for c, d in zip(configs, done) if not d and c.resolved().run_name() not in damaged]
     t0 = time.perf_counter()
+    if not todo:
+        print("nothing to do", flush=True)
+        return 1 if damaged else 0
     if args.executor == "inline":
         counts = work(todo, poll_s=args.poll, log=lambda line: print(line, flush=True))
         rc = 1 if counts["failed"] or damaged else 0

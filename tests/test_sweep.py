@@ -281,7 +281,7 @@ def test_sbatch_script_has_the_flags_given(tmp_path, capsys):
     assert not (tmp_path / "records").exists()
 
 
-@pytest.mark.parametrize("cluster", [pytest.param("debug", marks=pytest.mark.slow), "local"])
+@pytest.mark.parametrize("cluster", ["debug", pytest.param("local", marks=pytest.mark.slow)])
 def test_submitit_workers_run_the_plan(cluster, tmp_path):
     out = tmp_path / cluster
     p = sweep(out, "--executor", "slurm", "--slurm-cluster", cluster, "--workers", "2",
