@@ -28,14 +28,14 @@
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first (elsewhere this does nothing).
-# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+# The address is _config.yml's repository.url (scripts/run_book.py writes it into this line).
 import importlib.util
 import subprocess
 import sys
 
+REPOSITORY = "https://github.com/cocoop-repro/cocoop-repro"
 if importlib.util.find_spec("cocoop_lib") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/OWNER/REPO"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"], check=True)
 
 # %% tags=["parameters"]
 # Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
