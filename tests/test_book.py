@@ -378,3 +378,76 @@ def test_committed_notebooks_are_the_sources_output_free_with_stable_ids(tmp_pat
         cells = json.loads(data)["cells"]
         assert all(not c.get("outputs") for c in cells), name
         assert len({c["id"] for c in cells}) == len(cells), name
+
+
+# ----------------------------------------------------------------------------- publishing
+
+
+def test_workflow_builds_with_the_readmes_command_caches_and_deploys_only_from_main():
+    from workflow_dry_run import load_workflow, run_commands
+
+    wf = load_workflow()
+    assert wf["on"]["push"]["branches"] == ["main"] and "pull_request" in wf["on"]
+    assert run_commands(wf) == ["make book"]          # the README's main job, nothing else
+    assert "make book" in (REPO / "README.md").read_text()
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    uses = [s.get("uses", "").split("@")[0] for s in build["steps"]]
+    assert uses.index("actions/cache") < uses.index("") < uses.index("actions/upload-pages-artifact")
+    cache = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/cache"))
+    assert cache["with"]["path"] == "outputs"
+    for dep in ("cocoop_lib/**", "book/*.py", "requirements.txt", "cocoop_lib/assets/**"):
+        assert f"'{dep}'" in cache["with"]["key"], dep
+    upload = next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "_build/html"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    assert "refs/heads/main" in deploy["if"] and "push" in deploy["if"]   # PRs build only
+    assert wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
+
+
+def test_repository_address_is_written_once_and_reaches_every_install_cell():
+    import json
+    import subprocess
+
+    import yaml
+    from make_exercises import repository_url
+
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    assert url.startswith("https://github.com/") and repository_url() == url
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.split()
+    placeholder = "OWNER" + "/REPO"                     # split so this file does not match itself
+    hits = [f for f in tracked if (REPO / f).is_file() and placeholder in (REPO / f).read_text(errors="ignore")]
+    assert not hits, f"placeholder address in {hits}"
+    for path in sorted((REPO / "book").glob("*.ipynb")) + sorted((REPO / "book" / "exercises").glob("*.ipynb")):
+        sources = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+        install = [s for s in sources if "pip" in s and "install" in s and "REPOSITORY = " in s]
+        assert len(install) == 1 and f'REPOSITORY = "{url}"' in install[0], path.name
+
+
+def test_with_repository_rewrites_the_install_line_from_the_config(tmp_path):
+    import jupytext
+    from make_exercises import with_repository
+
+    config = tmp_path / "_config.yml"
+    config.write_text("repository:\n  url: https://github.com/a-fork/cocoop\n")
+    nb = with_repository(jupytext.read(REPO / "book" / "03_ablation.py"), config)
+    install = [c.source for c in nb.cells if "REPOSITORY = " in c.source]
+    assert len(install) == 1 and 'REPOSITORY = "https://github.com/a-fork/cocoop"' in install[0]
+    config.write_text("title: x\n")
+    with pytest.raises(SystemExit, match="repository.url"):
+        with_repository(nb, config)
+
+
+def test_injected_parameters_cell_is_removed_from_the_page_but_kept(tmp_path):
+    import nbformat
+    from run_book import hide_injected_parameters
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("a = 2", metadata={"tags": ["injected-parameters"]})]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    hide_injected_parameters(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.metadata["tags"] for c in cells] == [["parameters"], ["injected-parameters", "remove-cell"]]
+    assert cells[1].source == "a = 2"
