@@ -67,6 +67,54 @@ P = check_parameters("method", datasets=datasets, methods=methods, seeds=seeds, 
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
+# ## The model in equations
+#
+# CoCoOp's prompt for class $i$ and image $x$ is $M$ context vectors followed by the class name's
+# word embeddings $c_i$:
+#
+# $$
+# t_i(x) = \{v_1(x), v_2(x), \dots, v_M(x), c_i\}
+# $$ (cocoop-prompt)
+#
+# Each context vector is a learned vector $v_m$ shifted by the same image-conditional token
+# $\pi(x)$:
+#
+# $$
+# v_m(x) = v_m + \pi(x), \qquad m = 1, \dots, M
+# $$ (cocoop-shift)
+#
+# where the Meta-Net $\pi = h_\theta$ is Linear - ReLU - Linear on CLIP's image feature
+# $f(x)$, with a 16x narrower hidden layer:
+#
+# $$
+# \pi(x) = W_2 \, \mathrm{ReLU}(W_1 f(x) + b_1) + b_2
+# $$ (cocoop-metanet)
+#
+# The class probabilities are the softmax, at CLIP's temperature $\tau$, of the cosine
+# similarity between the image feature and the text encoder $g$'s feature of each prompt:
+#
+# $$
+# p(y = i \mid x) = \frac{\exp(\mathrm{sim}(f(x), g(t_i(x))) / \tau)}
+#                        {\sum_{j=1}^{K} \exp(\mathrm{sim}(f(x), g(t_j(x))) / \tau)}
+# $$ (cocoop-prob)
+#
+# CoOp is the same model without the shift: $\pi(x) = 0$ in {eq}`cocoop-shift`, so the prompts
+# {eq}`cocoop-prompt` are the same for every image. Only $v_1, \dots, v_M$ and the Meta-Net's
+# $W_1, b_1, W_2, b_2$ are trained; $f$ and $g$ are CLIP's frozen encoders.
+#
+# The library's forward is these equations in code: the learner builds the prompts of
+# {eq}`cocoop-prompt` with the shift {eq}`cocoop-shift`, the text encoder gives $g(t_i(x))$, and
+# the logits are the scaled cosines inside {eq}`cocoop-prob`. Here is its source, as it is in
+# `cocoop_lib/model.py`:
+
+# %%
+import inspect
+
+from cocoop_lib.model import PromptedCLIP
+
+print(inspect.getsource(PromptedCLIP.forward))
+
+# %% [markdown]
 # ## The frozen CLIP
 #
 # We load the backbone once (runs later in the chapter reuse it). Its weights are frozen: only
