@@ -158,7 +158,7 @@ plt.show()
 
 # %%
 ablation[ablation.dataset != "Average"].pivot_table(
-    index="dataset", columns="variant", values=["base", "new", "H"]).round(2)
+    index=["dataset", "variant"], values=["base", "new", "H"])[["base", "new", "H"]].round(2)
 
 # %% [markdown]
 # ## Exercises
