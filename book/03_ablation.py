@@ -35,22 +35,23 @@ import sys
 
 REPOSITORY = "https://github.com/cocoop-repro/cocoop-repro"
 if importlib.util.find_spec("cocoop_lib") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"],
+                   check=True)
 
 # %% tags=["parameters"]
 # Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
 # None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
 seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
 shots = None            # training images per class; None: the recipe's (16)
 epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
-recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
-data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
+recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
 device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
 output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
 
 # %% [markdown]
@@ -60,9 +61,10 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("ablation", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
-                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
-                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+P = check_parameters("ablation", datasets=datasets, methods=methods, seeds=seeds,
+                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+                     backbone=backbone, data_root=data_root, device=device,
+                     precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -94,7 +96,8 @@ from cocoop_lib.notebook import run_all
 from cocoop_lib.runs import RunConfig
 
 same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
-            data_root=P.data_root, output_dir=P.output_dir, device=P.device, precision=P.precision)
+            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
+            precision=P.precision)
 variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")), ("cocoop", {})]
 configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base", **context, **same)
            for d in P.world.base_to_new for s in P.seeds
