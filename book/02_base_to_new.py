@@ -26,29 +26,30 @@
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first (elsewhere this does nothing).
-# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+# The address is _config.yml's repository.url (scripts/run_book.py writes it into this line).
 import importlib.util
 import subprocess
 import sys
 
+REPOSITORY = "https://github.com/cocoop-repro/cocoop-repro"
 if importlib.util.find_spec("cocoop_lib") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/OWNER/REPO"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"],
+                   check=True)
 
 # %% tags=["parameters"]
 # Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
 # None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
 seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
 shots = None            # training images per class; None: the recipe's (16)
 epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
-recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
-data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
+recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
 device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
 output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
 
 # %% [markdown]
@@ -58,21 +59,33 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("base_to_new", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
-                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
-                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+P = check_parameters("base_to_new", datasets=datasets, methods=methods, seeds=seeds,
+                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+                     backbone=backbone, data_root=data_root, device=device,
+                     precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
 # ## The runs
 #
-# One run per dataset, method and seed. A run whose record already exists in `output_dir` is
-# not trained again (its record is read), so re-executing this chapter is cheap.
+# The grid of Table 1: every base-to-new dataset x method x seed, each run trained on the
+# dataset's *base* classes and tested on its base and new classes. `n_ctx` None keeps the
+# recipe's context (4 vectors from "a photo of a"); a number starts that many random vectors.
+# A run whose record already exists in `output_dir` is not trained again (its record is read), so
+# re-executing this chapter is cheap. (The same grid is `cocoop_lib.notebook.plan_base_to_new(P)`;
+# a test checks that the two agree.)
 
 # %%
-from cocoop_lib.notebook import plan_base_to_new, run_all
+from cocoop_lib.notebook import run_all
+from cocoop_lib.runs import RunConfig
 
-configs = plan_base_to_new(P)
+same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
+            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
+            precision=P.precision)
+context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
+configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base",
+                     **(context if m != "zeroshot" else {}), **same)
+           for d in P.world.base_to_new for m in P.methods for s in P.seeds]
 records = run_all(configs)
 
 # %% [markdown]
@@ -175,6 +188,30 @@ for method, rows in per_dataset.groupby("method", sort=False):
     h_of_means = harmonic_mean(rows.base.mean(), rows.new.mean())
     mean_of_h = rows.H.mean()
     print(f"{method:7s} H(mean B, mean N) = {h_of_means:.2f}   mean of H = {mean_of_h:.2f}")
+
+# %% [markdown]
+# ## Where does CoOp lose new classes?
+#
+# The paper's diagnosis of CoOp is that its learned context fits the base classes: on most
+# datasets it gains on base and loses on new against zero-shot CLIP.
+#
+# *Exercise:* from `summary`, compute for every dataset CoOp's change against CLIP on base and on
+# new classes, and name the dataset where CoOp loses the most on new classes. Does CoCoOp win
+# back part of that loss there?
+
+# %% tags=["solution"]
+from cocoop_lib import results
+
+rows = summary[summary.dataset != results.AVERAGE].pivot_table(
+    index="dataset", columns="method", values=["base", "new"])
+if {"CLIP", "CoOp"} <= set(rows.columns.get_level_values(1)):
+    change = (rows.xs("CoOp", axis=1, level=1) - rows.xs("CLIP", axis=1, level=1)).round(2)
+    print(change)
+    worst = change.new.idxmin()
+    print(f"CoOp loses most on new classes of {worst}: {change.new[worst]:+.2f} points")
+    if "CoCoOp" in set(rows.columns.get_level_values(1)):
+        back = rows.new.CoCoOp[worst] - rows.new.CoOp[worst]
+        print(f"CoCoOp against CoOp there: {back:+.2f} points on new classes")
 
 # %% [markdown]
 # ## Every run

@@ -28,29 +28,30 @@
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first (elsewhere this does nothing).
-# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+# The address is _config.yml's repository.url (scripts/run_book.py writes it into this line).
 import importlib.util
 import subprocess
 import sys
 
+REPOSITORY = "https://github.com/cocoop-repro/cocoop-repro"
 if importlib.util.find_spec("cocoop_lib") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/OWNER/REPO"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"],
+                   check=True)
 
 # %% tags=["parameters"]
 # Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
 # None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
 seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
 shots = None            # training images per class; None: the recipe's (16)
 epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
-recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
-data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
+recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
 device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
 output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
 
 # %% [markdown]
@@ -60,9 +61,10 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("ablation", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
-                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
-                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+P = check_parameters("ablation", datasets=datasets, methods=methods, seeds=seeds,
+                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+                     backbone=backbone, data_root=data_root, device=device,
+                     precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -84,13 +86,23 @@ glue_numbers({"long_ctx": long_ctx})
 # %% [markdown]
 # ## The runs
 #
-# Runs that exist (e.g. CoOp with 4 vectors from Table 1) are reused.
+# The grid: every base-to-new dataset x seed, three variants each, all trained on base classes
+# and tested on base and new: CoOp with the recipe's 4 vectors, CoOp with `long_ctx` random
+# vectors, and CoCoOp. Runs that exist (e.g. CoOp with 4 vectors from Table 1) are reused. (The
+# same grid is `cocoop_lib.notebook.plan_ablation(P, long_ctx)`; a test checks that they agree.)
 
 # %%
-from cocoop_lib.notebook import plan_ablation, run_all
+from cocoop_lib.notebook import run_all
+from cocoop_lib.runs import RunConfig
 
-plan = plan_ablation(P, long_ctx)
-records = run_all(plan)
+same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
+            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
+            precision=P.precision)
+variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")), ("cocoop", {})]
+configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base", **context, **same)
+           for d in P.world.base_to_new for s in P.seeds
+           for m, context in variants if m in P.methods]
+records = run_all(configs)
 
 # %% [markdown]
 # ## Accuracy beside trainable parameters
@@ -149,7 +161,47 @@ plt.show()
 
 # %%
 ablation[ablation.dataset != "Average"].pivot_table(
-    index="dataset", columns="variant", values=["base", "new", "H"]).round(2)
+    index=["dataset", "variant"], values=["base", "new", "H"])[["base", "new", "H"]].round(2)
+
+# %% [markdown]
+# ## Exercises
+#
+# *Exercise:* predict, before building anything, the number of trainable parameters of CoOp with
+# 8 context vectors and of CoCoOp with 8, for this backbone's text width $d$ and embedding width
+# $e$ (CoOp: $8d$; the Meta-Net: Linear $e \to e/16$, ReLU, Linear $e/16 \to d$, with biases).
+# Then build both learners and count.
+
+# %% tags=["solution"]
+from cocoop_lib.backbone import load_backbone
+from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner, count_trainable
+
+clip = load_backbone(P.backbone)
+d, e = clip.info()["text_width"], clip.info()["embed_dim"]
+names = ["cat", "dog"]
+h = e // 16
+predicted = {"coop": 8 * d, "cocoop": 8 * d + (e * h + h) + (h * d + d)}
+built = {"coop": count_trainable(CoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")),
+         "cocoop": count_trainable(CoCoOpPromptLearner(clip, names, n_ctx=8, ctx_init=""))}
+for method in predicted:
+    print(f"{method:7s} predicted {predicted[method]:>7,}   built {built[method]:>7,}")
+
+# %% [markdown]
+# *Exercise:* the paper's argument is that parameters alone do not buy generalisation. From
+# `ablation`'s average rows, compute each variant's new-class accuracy per thousand trainable
+# parameters, and the change in new-class accuracy against CoOp ctx=4 per extra thousand
+# parameters. Which variant spends its parameters best?
+
+# %% tags=["solution"]
+from cocoop_lib import results
+
+avg = ablation[ablation.dataset == results.AVERAGE].set_index("variant")
+ref = avg.loc["CoOp ctx=4"] if "CoOp ctx=4" in avg.index else None
+for variant, row in avg.iterrows():
+    line = f"{variant:28s} {row.n_trainable_params:>7,.0f} params  new {row.new:5.1f}"
+    if ref is not None and row.n_trainable_params > ref.n_trainable_params:
+        extra = (row.n_trainable_params - ref.n_trainable_params) / 1000
+        line += f"  {(row.new - ref.new) / extra:+.2f} points per extra 1k parameters"
+    print(line)
 
 # %% [markdown]
 # ## Provenance

@@ -31,29 +31,30 @@
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first (elsewhere this does nothing).
-# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+# The address is _config.yml's repository.url (scripts/run_book.py writes it into this line).
 import importlib.util
 import subprocess
 import sys
 
+REPOSITORY = "https://github.com/cocoop-repro/cocoop-repro"
 if importlib.util.find_spec("cocoop_lib") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/OWNER/REPO"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"],
+                   check=True)
 
 # %% tags=["parameters"]
 # Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
 # None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
 seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
 shots = None            # training images per class; None: the recipe's (16)
 epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
-recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
-data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
+recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
 device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
 output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
 
 # %% [markdown]
@@ -63,9 +64,10 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("transfer", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
-                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
-                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+P = check_parameters("transfer", datasets=datasets, methods=methods, seeds=seeds,
+                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+                     backbone=backbone, data_root=data_root, device=device,
+                     precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -85,13 +87,24 @@ pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
 # %% [markdown]
 # ## The runs
 #
-# One run per method and seed: trained on all classes of the source, tested on the source and on
-# every target and variant. Finished runs are reused.
+# The grid of Tables 2 and 3: one run per method and seed, trained on *all* classes of the
+# source, tested on all classes of the source, of every target and of every shifted variant.
+# Finished runs are reused. (The same grid is `cocoop_lib.notebook.plan_transfer(P)`; a test
+# checks that the two agree.)
 
 # %%
-from cocoop_lib.notebook import plan_transfer, run_all
+from cocoop_lib.notebook import run_all
+from cocoop_lib.runs import RunConfig
 
-records = run_all(plan_transfer(P))
+same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
+            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
+            precision=P.precision)
+context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
+test_on = tuple(f"{d}:all" for d in (P.world.source, *P.world.targets, *P.world.variants))
+configs = [RunConfig(dataset=P.world.source, method=m, seed=s, train_classes="all",
+                     eval_on=test_on, **(context if m != "zeroshot" else {}), **same)
+           for m in P.methods for s in P.seeds]
+records = run_all(configs)
 
 # %% [markdown]
 # ## Table 2: cross-dataset transfer
@@ -132,6 +145,36 @@ from cocoop_lib import results
 if len(cross):
     fig = results.plot_transfer(cross, "cross-dataset transfer")
     plt.show()
+
+# %% [markdown]
+# *Exercise:* which target loses the most accuracy against the source, for each trained method?
+# Compute, from `cross`, the source's accuracy minus each target's, and name the target with the
+# largest drop. Why that one? (Look at the roles table: which paper dataset does it play, and how
+# far are its classes from the source's?)
+
+# %% tags=["solution"]
+from cocoop_lib import results
+
+for method, rows in cross.groupby("method", sort=False):
+    source = rows[rows.role == "source"].accuracy
+    targets = rows[rows.role == "target"].set_index("dataset").accuracy
+    if len(source) and len(targets):
+        drop = (source.iloc[0] - targets).sort_values(ascending=False).round(2)
+        print(f"{method}: largest drop on {drop.index[0]} ({drop.iloc[0]:.2f} points); all: "
+              + ", ".join(f"{d} {v:.1f}" for d, v in drop.items()))
+
+# %% [markdown]
+# *Exercise:* the paper's claim for Table 2 is that CoCoOp transfers better than CoOp. On how many
+# targets is CoCoOp above CoOp here, and by how much on average?
+
+# %% tags=["solution"]
+by_target = cross[cross.role == "target"].pivot_table(index="dataset", columns="method",
+                                                      values="accuracy")
+if {"CoOp", "CoCoOp"} <= set(by_target.columns):
+    gain = (by_target.CoCoOp - by_target.CoOp).round(2)
+    print(gain.to_string())
+    print(f"CoCoOp above CoOp on {(gain > 0).sum()} of {len(gain)} targets, "
+          f"mean gain {gain.mean():+.2f} points")
 
 # %% [markdown]
 # ## Table 3: domain generalisation

@@ -23,29 +23,30 @@
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first (elsewhere this does nothing).
-# PLACEHOLDER: the maintainers replace OWNER/REPO with the public repository (as in _config.yml).
+# The address is _config.yml's repository.url (scripts/run_book.py writes it into this line).
 import importlib.util
 import subprocess
 import sys
 
+REPOSITORY = "https://github.com/cocoop-repro/cocoop-repro"
 if importlib.util.find_spec("cocoop_lib") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/OWNER/REPO"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"],
+                   check=True)
 
 # %% tags=["parameters"]
 # Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
 # None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: all datasets of the world (the mini world if data_root is None)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: every method this chapter compares
+datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
+methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
 seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
 shots = None            # training images per class; None: the recipe's (16)
 epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, initialised from "a photo of a"
-recipe = None           # "paper", "mini" or None (auto: "mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (the paper's) or a folder
-data_root = None        # folder holding the paper's datasets; None: the bundled offline mini world
+n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
+recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
 device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official code's mode)
+precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
 output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
 
 # %% [markdown]
@@ -55,9 +56,10 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("results", datasets=datasets, methods=methods, seeds=seeds, shots=shots,
-                     epochs=epochs, n_ctx=n_ctx, recipe=recipe, backbone=backbone,
-                     data_root=data_root, device=device, precision=precision, output_dir=output_dir)
+P = check_parameters("results", datasets=datasets, methods=methods, seeds=seeds,
+                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+                     backbone=backbone, data_root=data_root, device=device,
+                     precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]

@@ -48,6 +48,30 @@ def exercise_notebook(nb):
     return nb, n_solutions
 
 
+INSTALL_LINE = "REPOSITORY = "     # the install cell's address line, written from _config.yml
+
+
+def repository_url(config: Path = REPO / "_config.yml") -> str:
+    """The repository's public address: ``repository.url`` in ``_config.yml`` (its one place)."""
+    import yaml
+
+    url = (yaml.safe_load(Path(config).read_text()).get("repository") or {}).get("url")
+    if not url:
+        raise SystemExit(f"{config}: no repository.url; write the public address there")
+    return url.rstrip("/")
+
+
+def with_repository(nb, config: Path = REPO / "_config.yml"):
+    """``nb`` with every install cell's ``REPOSITORY = "..."`` line set to ``repository_url()``,
+    so the notebooks install from the address the launch buttons open."""
+    url = repository_url(config)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and INSTALL_LINE in cell.source:
+            cell.source = "\n".join(f'{INSTALL_LINE}"{url}"' if line.startswith(INSTALL_LINE) else line
+                                    for line in cell.source.split("\n"))
+    return nb
+
+
 def stable_cell_ids(nb, stem: str) -> None:
     """Cell ids from the notebook's name and the cell's position (nbformat draws random ones,
     which would change every file on every build)."""
@@ -62,7 +86,7 @@ def make_exercises(sources: list[Path], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for src in sources:
-        nb, n = exercise_notebook(jupytext.read(src))
+        nb, n = exercise_notebook(with_repository(jupytext.read(src)))
         nb.metadata.pop("papermill", None)
         path = out_dir / f"{Path(src).stem}.ipynb"
         stable_cell_ids(nb, src.stem)

@@ -9,6 +9,10 @@ Steps: (1) convert the jupytext sources book/*.py to notebooks book/*.ipynb; (2)
 notebook in place with papermill (kernel ``python3``), passing the same parameters to every one
 (runs whose records exist in the output folder are not trained again); (3) build the book with
 Jupyter Book 1.x, strict (``-W -n --keep-going``), offline; (4) write the exercise copies.
+Each notebook's install cell gets the repository address of ``_config.yml`` (``repository.url``,
+the one place it is written); papermill's injected-parameters cell is tagged ``remove-cell``
+after execution, so the executed notebook keeps it and the rendered book shows only the real
+parameters cell.
 With ``--build-root DIR`` the book's sources are copied to DIR first and everything happens there.
 """
 from __future__ import annotations
@@ -61,16 +65,18 @@ def copy_sources(root: Path) -> None:
     for src in (REPO / "book").iterdir():
         if src.is_file() and src.suffix in (".py", ".md", ".png", ".svg", ".bib"):
             shutil.copy2(src, root / "book" / src.name)
+    if (REPO / "book" / "_static").is_dir():
+        shutil.copytree(REPO / "book" / "_static", root / "book" / "_static", dirs_exist_ok=True)
 
 
 def convert(root: Path, stems: list[str]) -> list[Path]:
     """book/X.py (jupytext percent) -> book/X.ipynb, without outputs."""
     import jupytext
-    from make_exercises import stable_cell_ids  # noqa: E402 (scripts/ is on sys.path)
+    from make_exercises import stable_cell_ids, with_repository  # noqa: E402 (scripts/ on sys.path)
 
     out = []
     for stem in stems:
-        nb = jupytext.read(root / f"{stem}.py")
+        nb = with_repository(jupytext.read(root / f"{stem}.py"), root / "_config.yml")
         nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                      "name": "python3"}
         nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
@@ -97,9 +103,26 @@ def execute(root: Path, notebooks: list[Path], parameters: dict, timeout: int | 
             print(f"\nFAILED: {path} (cell {err.exec_count}): {err.ename}: {err.evalue}\n"
                   f"The executed notebook with the error is at {path}.", file=sys.stderr)
             raise SystemExit(1)
+        hide_injected_parameters(path)
         times[path.stem] = time.perf_counter() - t0
         print(f"  done in {times[path.stem]:.0f} s", flush=True)
     return times
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell``: kept in the executed notebook,
+    not rendered in the book (the chapter's own parameters cell stays visible)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
 
 
 def build(root: Path, output: Path) -> None:

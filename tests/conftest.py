@@ -56,3 +56,28 @@ def tiny_backbone(tiny_clip_dir):
 @pytest.fixture(scope="session")
 def eurosat_root(tmp_path_factory):
     return make_colour_eurosat(str(tmp_path_factory.mktemp("data")))
+
+
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MINI_CLIP = REPO / "cocoop_lib" / "assets" / "mini_clip" / "config.json"
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, tiny_clip_dir, eurosat_root):
+    """Execute every notebook in the smoke configuration and build the book in a temp folder
+    (once per test session: tests/test_book.py and tests/test_browser.py read it)."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from run_book import main
+
+    root = tmp_path_factory.mktemp("book")
+    args = ["--smoke", "--build-root", str(root), "--output-dir", str(root / "outputs"),
+            "--no-exercises", "--threads", "1"]
+    if not MINI_CLIP.exists():  # before the mini world is installed: the fixture world
+        args += ["-p", "backbone", tiny_clip_dir, "-p", "data_root", eurosat_root, "-p", "recipe",
+                 "paper", "-p", "datasets", "[EuroSAT]"]
+    assert main(args) == 0
+    return root

@@ -287,19 +287,7 @@ def test_exercise_copies_empty_solution_cells(tmp_path):
     assert "count_trainable(coop)" not in "\n".join(c.source for c in exercises)
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory, tiny_clip_dir, eurosat_root):
-    """Execute every notebook in the smoke configuration and build the book in a temp folder."""
-    from run_book import main
-
-    root = tmp_path_factory.mktemp("book")
-    args = ["--smoke", "--build-root", str(root), "--output-dir", str(root / "outputs"),
-            "--no-exercises", "--threads", "1"]
-    if not MINI_CLIP.exists():  # before the mini world is installed: the fixture world
-        args += ["-p", "backbone", tiny_clip_dir, "-p", "data_root", eurosat_root, "-p", "recipe",
-                 "paper", "-p", "datasets", "[EuroSAT]"]
-    assert main(args) == 0
-    return root
+# the smoke_book fixture (the book executed and built in the smoke configuration) is in conftest.py
 
 
 def test_smoke_book_builds_with_tables_and_provenance(smoke_book):
@@ -378,3 +366,136 @@ def test_committed_notebooks_are_the_sources_output_free_with_stable_ids(tmp_pat
         cells = json.loads(data)["cells"]
         assert all(not c.get("outputs") for c in cells), name
         assert len({c["id"] for c in cells}) == len(cells), name
+
+
+# ----------------------------------------------------------------------------- publishing
+
+
+def test_workflow_builds_with_the_readmes_command_caches_and_deploys_only_from_main():
+    from workflow_dry_run import load_workflow, run_commands
+
+    wf = load_workflow()
+    assert wf["on"]["push"]["branches"] == ["main"] and "pull_request" in wf["on"]
+    assert run_commands(wf) == ["make book"]          # the README's main job, nothing else
+    assert "make book" in (REPO / "README.md").read_text()
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    uses = [s.get("uses", "").split("@")[0] for s in build["steps"]]
+    assert uses.index("actions/cache") < uses.index("") < uses.index("actions/upload-pages-artifact")
+    cache = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/cache"))
+    assert cache["with"]["path"] == "outputs"
+    for dep in ("cocoop_lib/**", "book/*.py", "requirements.txt", "cocoop_lib/assets/**"):
+        assert f"'{dep}'" in cache["with"]["key"], dep
+    upload = next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "_build/html"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    assert "refs/heads/main" in deploy["if"] and "push" in deploy["if"]   # PRs build only
+    assert wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
+
+
+def test_repository_address_is_written_once_and_reaches_every_install_cell():
+    import json
+    import subprocess
+
+    import yaml
+    from make_exercises import repository_url
+
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    assert url.startswith("https://github.com/") and repository_url() == url
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.split()
+    placeholder = "OWNER" + "/REPO"                     # split so this file does not match itself
+    hits = [f for f in tracked if (REPO / f).is_file() and placeholder in (REPO / f).read_text(errors="ignore")]
+    assert not hits, f"placeholder address in {hits}"
+    for path in sorted((REPO / "book").glob("*.ipynb")) + sorted((REPO / "book" / "exercises").glob("*.ipynb")):
+        sources = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+        install = [s for s in sources if "pip" in s and "install" in s and "REPOSITORY = " in s]
+        assert len(install) == 1 and f'REPOSITORY = "{url}"' in install[0], path.name
+
+
+def test_with_repository_rewrites_the_install_line_from_the_config(tmp_path):
+    import jupytext
+    from make_exercises import with_repository
+
+    config = tmp_path / "_config.yml"
+    config.write_text("repository:\n  url: https://github.com/a-fork/cocoop\n")
+    nb = with_repository(jupytext.read(REPO / "book" / "03_ablation.py"), config)
+    install = [c.source for c in nb.cells if "REPOSITORY = " in c.source]
+    assert len(install) == 1 and 'REPOSITORY = "https://github.com/a-fork/cocoop"' in install[0]
+    config.write_text("title: x\n")
+    with pytest.raises(SystemExit, match="repository.url"):
+        with_repository(nb, config)
+
+
+def test_injected_parameters_cell_is_removed_from_the_page_but_kept(tmp_path):
+    import nbformat
+    from run_book import hide_injected_parameters
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("a = 2", metadata={"tags": ["injected-parameters"]})]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    hide_injected_parameters(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.metadata["tags"] for c in cells] == [["parameters"], ["injected-parameters", "remove-cell"]]
+    assert cells[1].source == "a = 2"
+
+
+# ----------------------------------------------------------------------------- chapters' grids
+
+
+def _grid_cell(stem):
+    """The source of the chapter's cell that writes its grid of RunConfigs, without running it."""
+    import jupytext
+
+    nb = jupytext.read(REPO / "book" / f"{stem}.py")
+    [cell] = [c for c in nb.cells if c.cell_type == "code" and "configs = [RunConfig(" in c.source]
+    assert "records = run_all(configs)" in cell.source, stem
+    return cell.source.replace("records = run_all(configs)", "")
+
+
+@pytest.mark.skipif(not MINI_CLIP.exists(), reason="the chapters' default world is the mini world")
+@pytest.mark.parametrize("n_ctx", [None, 8])
+@pytest.mark.parametrize("stem, chapter", [("02_base_to_new", "base_to_new"), ("03_ablation", "ablation"),
+                                           ("04_transfer", "transfer")])
+def test_each_chapters_inline_grid_is_the_librarys_plan(stem, chapter, n_ctx):
+    from cocoop_lib import notebook
+
+    P = check_parameters(chapter, seeds=[1, 2], shots=2, epochs=1, n_ctx=n_ctx)
+    scope = {"P": P, "long_ctx": 7}
+    exec(_grid_cell(stem), scope)
+    plan = {"02_base_to_new": lambda: notebook.plan_base_to_new(P),
+            "03_ablation": lambda: notebook.plan_ablation(P, 7),
+            "04_transfer": lambda: notebook.plan_transfer(P)}[stem]()
+    plan = [c[1] if isinstance(c, tuple) else c for c in plan]   # (label, config) or config
+    assert len(scope["configs"]) == len(plan) > 0
+    assert sorted(map(repr, scope["configs"])) == sorted(map(repr, plan))
+    assert scope["configs"] == plan                               # and in the same order
+
+
+def test_every_experiment_chapter_has_two_exercises_and_its_copy_differs(tmp_path):
+    import jupytext
+    import nbformat
+
+    from make_exercises import PLACEHOLDER, make_exercises
+
+    for stem in ("01_method", "02_base_to_new", "03_ablation", "04_transfer"):
+        nb = jupytext.read(REPO / "book" / f"{stem}.py")
+        solutions = [i for i, c in enumerate(nb.cells) if "solution" in c.metadata.get("tags", [])]
+        assert len(solutions) >= 2, stem
+        for i in solutions:           # each is stated in the markdown cell above it
+            assert nb.cells[i - 1].cell_type == "markdown" and "Exercise" in nb.cells[i - 1].source
+        [path] = make_exercises([REPO / "book" / f"{stem}.py"], tmp_path)
+        copy = nbformat.read(path, as_version=4)
+        emptied = [c for c in copy.cells if "exercise" in c.metadata.get("tags", [])]
+        assert len(emptied) == len(solutions) and all(c.source.endswith(PLACEHOLDER) for c in emptied)
+        original = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert [c.source for c in copy.cells if c.cell_type == "code"] != original, stem
+        for i in solutions:           # the solutions' code is gone from the copy
+            body = [l for l in nb.cells[i].source.splitlines() if l.strip() and not l.startswith("#")]
+            assert body[-1] not in "\n".join(c.source for c in emptied), stem
+    toc = (REPO / "_toc.yml").read_text()
+    assert "book/teaching" in toc
+    teaching = (REPO / "book" / "teaching.md").read_text()
+    for stem in ("01_method", "02_base_to_new", "03_ablation", "04_transfer"):
+        assert stem in teaching, stem
