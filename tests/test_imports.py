@@ -109,3 +109,22 @@ def test_the_graph_sees_local_and_relative_imports(tmp_path):
 def test_no_import_cycles_in_the_package():
     found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_library_modules_import_without_notebook_side_effects():
+    """Scripts check parameters and build tables without the notebook environment: importing
+    parameters and results sets no environment variable and pulls in neither notebook.py,
+    IPython nor matplotlib (plotting is imported only when a figure is drawn)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, os, sys; import cocoop_lib.parameters, cocoop_lib.results; "
+            "print(json.dumps([k in os.environ for k in ('TQDM_DISABLE', 'TOKENIZERS_PARALLELISM')]"
+            " + [m in sys.modules for m in ('cocoop_lib.notebook', 'IPython', 'matplotlib')]))")
+    env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "TOKENIZERS_PARALLELISM")}
+    env["PYTHONPATH"] = str(REPO)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == [False] * 5
