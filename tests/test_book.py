@@ -169,6 +169,75 @@ def test_method_labels_and_setting_sentence():
     assert "offline mini CLIP" in text and "seeds 1, 2" in text and "16 shots" in text
 
 
+def test_deltas_to_the_paper_only_in_the_papers_setting():
+    """ours - paper is shown (and coloured) only for real CLIP ViT-B/16 on a paper dataset."""
+    def real(r):
+        r["backbone"].update(backbone="openai/clip-vit-base-patch16", is_mini_clip=False)
+        r["config"]["data_root"] = "/data"
+        return r
+
+    paper = results.base_to_new([real(b2n("EuroSAT", "cocoop", 1, 90.0, 60.0))])
+    assert bool(paper.set_index("dataset").loc["EuroSAT", "paper_setting"])
+    assert not bool(paper.set_index("dataset").loc["Average", "paper_setting"])  # 1 of 11 datasets
+    html = results.base_to_new_display(paper).to_html()
+    assert ">ours - paper<" in html and "+2.5" in html and "background-color" in html
+    mini = results.base_to_new([b2n("EuroSAT", "cocoop", 1, 90.0, 60.0),
+                                b2n("MiniX", "cocoop", 1, 50.0, 50.0)], plays={"MiniX": "DTD"})
+    assert not mini.paper_setting.any()
+    html = results.base_to_new_display(mini).to_html()
+    assert ">ours - paper<" not in html and "background-color" not in html
+    assert "paper (DTD)" in html and "not the paper&#x27;s setting" in html
+    # transfer: the same rule per dataset
+    recs = [real(record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "DTD:all": 40.0},
+                        train_classes="all"))]
+    tr = results.transfer(recs, "ImageNet", ["DTD"], table="table2").set_index("dataset")
+    assert tr.paper_setting.to_dict() == {"ImageNet": True, "DTD": True, "Average": False}
+    html = results.transfer_display(tr.reset_index(), "T2", "table-cross-dataset").to_html()
+    assert 'id="table-cross-dataset"' in html and f"{70.0 - 71.51:+.1f}" in html
+
+
+def test_provenance_block_keeps_values_whole_and_prints_outside_ipython(capsys):
+    from cocoop_lib.display import provenance_html, show_provenance
+
+    if not MINI_CLIP.exists():
+        pytest.skip("needs the bundled mini CLIP")
+    P = check_parameters("base_to_new", datasets=["MiniDigits"], seeds=1)
+    info = show_provenance(P)                          # a plain script: text, not a dict
+    out = capsys.readouterr().out
+    sha = info["backbone"]["weights_sha256"]
+    assert out.startswith("== Provenance ==") and f"weights sha256: {sha}" in out
+    html = provenance_html(info)
+    # the full hash on hover, a short one shown, in a box that never breaks inside
+    assert f'title="{sha}"' in html and f">{sha[:16]}&hellip;</code>" in html
+    assert "white-space:nowrap" in html and "word-break" not in html
+
+
+def test_figures_fit_the_page_with_legible_ticks():
+    """Every figure is at most the page's width (8.5 in at 100 dpi, ~850 px: shown ~1:1 in the
+    book; before, six datasets made Table 1's figure 13.8 in wide, shown at 60 %), and every tick
+    label is 10 pt or larger at that size."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [b2n(d, m, s, 60.0 + s, 50.0 + s, params=512) for d in "ABCDEF" for m in
+            ("zeroshot", "coop", "cocoop") for s in (1, 2)]
+    recs += [b2n(d, "coop", s, 61.0, 49.0, n_ctx=18, ctx_init="", params=2304) for d in ("A", "B")
+             for s in (1, 2)]
+    tr_recs = [record("ImageNet", m, 1, {"ImageNet:all": 70.0, "DTD:all": 40.0}, train_classes="all")
+               for m in ("zeroshot", "coop", "cocoop")]
+    summary = results.base_to_new(recs)
+    figs = [results.plot_base_to_new(recs, summary), results.plot_claim(summary),
+            results.plot_ablation(results.ablation([r for r in recs if r["config"]["method"] != "zeroshot"])),
+            results.plot_transfer(results.transfer(tr_recs, "ImageNet", ["DTD"]), "t")]
+    for fig in figs:
+        assert fig.get_size_inches()[0] <= 8.5 + 1e-6
+        for ax in fig.axes:
+            for t in ax.get_xticklabels() + ax.get_yticklabels():
+                assert t.get_fontsize() >= 10, (ax.get_title(), t.get_text())
+        plt.close(fig)
+
+
 def test_matched_context_length():
     assert matched_n_ctx({"text_width": 512, "embed_dim": 512}) == 60
     # same parameter ratio as the paper's 30,720 / 35,360 for a 128-wide CLIP, capped by context

@@ -154,6 +154,7 @@ def test_rebuild_sketch_is_identical(tmp_path):
 def test_rebuild_glyphs_first_class_is_identical():
     """Renders class 0 of MiniGlyphs from the installed fonts and compares pixels to the shipped files."""
     from data_scripts.mini_world import build, world
+    from data_scripts.mini_world.plan import plan
     _, _, pre, held = world.font_inventory()
     src = MANIFEST["sources"]
     infos = world.font_inventory()[0]
@@ -162,7 +163,7 @@ def test_rebuild_glyphs_first_class_is_identical():
                                            src["font_families_heldout"]):
         pytest.skip("the installed fonts differ from those the mini world was built from "
                     "(install the fonts-* packages listed in docs/mini_world.md)")
-    for item in [p for p in world.plan("MiniGlyphs") if p.label == 0]:
+    for item in [p for p in plan("MiniGlyphs") if p.label == 0]:
         shipped = Image.open(WORLD / "MiniGlyphs" / "images" / item.relpath)
         assert build.pixel_sha256(item.make()) == build.pixel_sha256(shipped), item.relpath
 

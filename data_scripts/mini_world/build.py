@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from . import world
+from .plan import plan
 from .paths import MINI_WORLD_DIR
 
 MANIFEST = "manifest.json"
@@ -52,7 +53,7 @@ def build_dataset(name: str, out_root: Path) -> dict:
         shutil.rmtree(folder)
     split = {"train": [], "val": [], "test": []}
     pix = hashlib.sha256()
-    for item in world.plan(name):
+    for item in plan(name):
         img = item.make()
         save_png(img, folder / "images" / item.relpath)
         split[item.split].append([item.relpath, item.label, item.classname])

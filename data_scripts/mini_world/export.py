@@ -21,6 +21,7 @@ from transformers import CLIPModel
 
 from .model_config import mini_clip_config
 from .paths import MINI_CLIP_DIR, TOKENIZER_DIR, WORK_DIR
+from .zeroshot import full_test_zero_shot
 
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json")
 
@@ -75,7 +76,6 @@ def main(argv=None) -> int:
     model = CLIPModel(mini_clip_config(prov.get("text_layers", 4), prov.get("text_heads", 2)))
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     if not args.no_eval:
-        from .zeroshot import full_test_zero_shot
         prov["zero_shot_test"] = full_test_zero_shot(model)
         prov["zero_shot_images"] = "full test splits"
         prov["zero_shot_template"] = "each dataset's template (cocoop_lib/datasets/mini.py)"

@@ -36,12 +36,9 @@ from transformers import CLIPModel, CLIPTokenizer
 
 from .export import export_model
 from .model_config import CONTEXT_LENGTH, LOGIT_SCALE_INIT, mini_clip_config
-from .paths import CLIP_MEAN, CLIP_STD, MINI_WORLD_DIR, TOKENIZER_DIR, WORK_DIR
+from .paths import CLIP_MEAN, CLIP_STD, EVAL_SETS, MINI_WORLD_DIR, TOKENIZER_DIR, WORK_DIR
 from .pretrain_data import PretrainWorld
 from .zeroshot import accuracy, load_test
-
-EVAL_SETS = ["MiniEmojiNet", "MiniGlyphs", "MiniFashion", "MiniDigits", "MiniFood", "MiniAnimals",
-             "MiniEmojiNetV2", "MiniEmojiNetSketch", "MiniEmojiNetA", "MiniEmojiNetR"]
 
 
 def param_groups(model: torch.nn.Module, wd: float, scale_lr_mult: float = 10.0):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .paths import CLIP_MEAN, CLIP_STD, MINI_WORLD_DIR
+from .paths import CLIP_MEAN, CLIP_STD, EVAL_SETS, MINI_CLIP_DIR, MINI_WORLD_DIR, TOKENIZER_DIR
 
 
 def load_test(name: str, root: Path = MINI_WORLD_DIR, per_class: int | None = None):
@@ -62,9 +62,6 @@ def full_test_zero_shot(model, root: Path = MINI_WORLD_DIR) -> dict:
     """{dataset: zero-shot %} on every evaluation set's full test split (printed as it goes)."""
     from transformers import CLIPTokenizer
 
-    from .paths import TOKENIZER_DIR
-    from .pretrain import EVAL_SETS
-
     tok = CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR))
     acc = {}
     for name in EVAL_SETS:
@@ -81,8 +78,6 @@ def record(clip_dir: Path | None = None, root: Path = MINI_WORLD_DIR) -> dict:
     export). Returns {dataset: accuracy %}.
     """
     from transformers import CLIPModel
-
-    from .paths import MINI_CLIP_DIR
 
     clip_dir = Path(clip_dir or MINI_CLIP_DIR)
     acc = full_test_zero_shot(CLIPModel.from_pretrained(str(clip_dir)).float(), root)

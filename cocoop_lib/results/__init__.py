@@ -1,0 +1,27 @@
+"""Run records -> the paper's tables (pandas), their display and figures.
+
+    from cocoop_lib.records import read_records
+    from cocoop_lib import results
+    records = read_records("outputs/records")
+    summary = results.base_to_new(records)          # tidy: one row per (dataset, method)
+    results.base_to_new_display(summary)            # one narrow table per method
+
+:mod:`.tables` holds the numbers (pandas only; the averaging rule is
+:mod:`cocoop_lib.evaluation`'s), :mod:`.display` the Styler/HTML, :mod:`.figures` the plots
+(matplotlib and seaborn are imported only when a figure is drawn). Every function takes run
+records (dicts written by :func:`cocoop_lib.runs.run`) and never reads files itself.
+"""
+from ..provenance import describe_setting
+from .display import (DELTA, TABLE_CLASS, TableGroup, ablation_display, base_to_new_display,
+                      claim_display, comparison, settings_display, transfer_display)
+from .figures import plot_ablation, plot_base_to_new, plot_claim, plot_transfer
+from .tables import (AVERAGE, METHOD_ORDER, PAPER_METHOD, ablation, average_row, base_to_new,
+                     claim_check, is_paper_setting, method_label, records_frame, settings,
+                     transfer, transfer_average, transfer_averages, variant_label)
+
+__all__ = ["AVERAGE", "DELTA", "METHOD_ORDER", "PAPER_METHOD", "TABLE_CLASS", "TableGroup",
+           "ablation", "ablation_display", "average_row", "base_to_new", "base_to_new_display",
+           "claim_check", "claim_display", "comparison", "describe_setting", "is_paper_setting",
+           "method_label", "plot_ablation", "plot_base_to_new", "plot_claim", "plot_transfer",
+           "records_frame", "settings", "settings_display", "transfer", "transfer_average",
+           "transfer_averages", "transfer_display", "variant_label"]
