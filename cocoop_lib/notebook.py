@@ -270,12 +270,17 @@ def check_parameters(chapter: str, *, datasets=None, methods=None, seeds=None, s
     if backbone != "mini" and not Path(backbone).expanduser().exists() and backbone.count("/") != 1:
         _fail("backbone", backbone, "'mini', an existing folder, or a hub id such as "
               "'openai/clip-vit-base-patch16'")
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "mps") or device.startswith("cuda")):
-        _fail("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            _fail("device", device, "no CUDA GPU is visible here; use 'auto' or 'cpu'")
+    if backbone == "mini" or Path(backbone).expanduser().is_dir():
+        from .backbone import BackboneError, check_weights_file, resolve_backbone_folder
+        try:
+            check_weights_file(resolve_backbone_folder(backbone))
+        except BackboneError as err:
+            _fail("backbone", backbone, str(err))
+    try:
+        from .runs import check_device
+        check_device(device)
+    except ValueError as err:
+        _fail("device", device, str(err).split("is not valid: ", 1)[-1].rstrip("."))
     if precision not in PRECISIONS:
         _fail("precision", precision, f"one of {', '.join(PRECISIONS)}")
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
@@ -346,32 +351,10 @@ def plan_transfer(P: BookParameters) -> list:
 
 
 def run_all(configs, *, verbose: bool = True) -> list[dict]:
-    """Run every config (records that exist are reused) and print one line per run."""
-    from .runs import run
-
-    records = []
-    t0 = time.perf_counter()
-    for i, config in enumerate(configs, 1):
-        config = config[1] if isinstance(config, tuple) else config
-        reused = usable_record(config) is not None
-        record = run(config, progress=False)
-        record["_reused"] = reused
-        records.append(record)
-        if verbose:
-            c = record["config"]
-            order = {"base": 0, "new": 1, "H": 2, "all": 0}
-            items = sorted(record["metrics"].items(), key=lambda kv: (
-                not kv[0].startswith(c["dataset"] + ":"), order.get(kv[0].split(":")[-1], 3)))
-            metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(c['dataset'] + ':') else k} "
-                                f"{v:.1f}" for k, v in items)
-            how = "reused" if reused else f"{record['seconds']['total']:.0f} s"
-            print(f"[{i}/{len(configs)}] {c['dataset']} {c['method']} n_ctx={record['n_ctx']} "
-                  f"seed {c['seed']}: {metrics}  ({how})", flush=True)
-    if verbose:
-        n_new = sum(not r["_reused"] for r in records)
-        print(f"{len(records)} runs ({n_new} new, {len(records) - n_new} reused) in "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
-    return records
+    """Run every config (records that exist are reused) and print one line per run
+    (:func:`cocoop_lib.runs.run_many`)."""
+    from .runs import run_many
+    return run_many(configs, verbose=verbose)
 
 
 def load_records(configs) -> tuple[list[dict], list]:
@@ -388,22 +371,9 @@ def load_records(configs) -> tuple[list[dict], list]:
 
 
 def usable_record(config) -> dict | None:
-    """The record of ``config`` if it exists and was made with the backbone's current weights
-    (``run`` redoes a run whose record came from other weights)."""
-    import json
-
-    from .runs import record_path
-
-    path = record_path(config)
-    if not path.exists():
-        return None
-    record = json.loads(path.read_text())
-    try:
-        from .runs import backbone_sha256
-        current = backbone_sha256(config.resolved().backbone)
-    except ImportError:  # an older library without the check
-        return record
-    return record if record.get("backbone", {}).get("weights_sha256") == current else None
+    """The reusable record of ``config`` or None (:func:`cocoop_lib.runs.find_record`)."""
+    from .runs import find_record
+    return find_record(config)
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -562,35 +532,9 @@ def glue_numbers(values: dict, digits: int = 4) -> None:
 
 
 def trained_model(record: dict):
-    """Rebuild a finished run's model: (PromptedCLIP with the learned prompts, its training split).
-
-    The learner is rebuilt for the run's training classes and loaded from the run's checkpoint
-    (``<output_dir>/checkpoints/<run name>.pt``, written after every epoch).
-    """
-    import torch
-
-    from .datasets import load_dataset, sample_few_shot, subsample_classes
-    from .model import PromptedCLIP
-    from .prompt_learners import build_prompt_learner
-    from .runs import get_backbone
-
-    c = record["config"]
-    backbone = get_backbone(c["backbone"], c["device"], c["precision"])
-    splits = load_dataset(c["dataset"], c["data_root"])
-    few = sample_few_shot(splits, c["shots"], c["seed"],
-                          cache_dir=str(Path(c["output_dir"]) / "fewshot"))
-    part = subsample_classes(few, c["train_classes"])
-    learner = build_prompt_learner(c["method"], backbone, part.classnames, template=splits.template,
-                                   n_ctx=c["n_ctx"], ctx_init=c["ctx_init"])
-    if c["method"] != "zeroshot":
-        folder = Path(c["output_dir"]) / "checkpoints"
-        ckpt = folder / f"{record['name']}-{record['backbone']['weights_sha256'][:8]}.pt"
-        if not ckpt.exists():  # records written before checkpoints were named by their weights
-            ckpt = folder / f"{record['name']}.pt"
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        learner.load_state_dict(state["learner"])
-    learner.eval()
-    return PromptedCLIP(backbone, learner), part
+    """A finished run's (model, training split) (:func:`cocoop_lib.runs.load_trained`)."""
+    from .runs import load_trained
+    return load_trained(record)
 
 
 def backbone_dims(P: BookParameters) -> dict:
@@ -633,15 +577,6 @@ def ablation_n_ctx(P: BookParameters) -> int:
 
 
 def test_features(config, model, items):
-    """Image features and labels of ``items`` under the test transform, from the same cache the
-    runs use (``<output_dir>/features``): ((N, E) float32, (N,) long)."""
-    from .backbone import image_transforms
-    from .datasets import ImageDataset
-    from .evaluation import features_key, image_features
-
-    c = config.resolved() if hasattr(config, "resolved") else config
-    backbone = model.backbone
-    _, test_tf = image_transforms(backbone.image_size)
-    key = features_key(backbone.weights_sha256, [d.impath for d in items], test_tf, c.precision)
-    return image_features(model, ImageDataset(items, test_tf), device=c.device, precision=c.precision,
-                          cache_dir=Path(c.output_dir) / "features", cache_key=key)
+    """Cached test-image features of ``items`` (:func:`cocoop_lib.runs.cached_test_features`)."""
+    from .runs import cached_test_features
+    return cached_test_features(config, model, items)
