@@ -403,6 +403,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True) -> dict:
                     "total": round(time.perf_counter() - t_start, 3)},
         "peak_memory_mib": round(peak, 1),
     }
+    record = json.loads(json.dumps(record))  # as a reader of the file sees it (tuples -> lists)
     write_json_atomic(rec_path, record)
     return record
 

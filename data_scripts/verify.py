@@ -91,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         if len(problems) > args.max_lines:
             print(f"  ... and {len(problems) - args.max_lines} more")
     if failed:
-        print(f"\n{len(failed)} dataset(s) incomplete: {', '.join(failed)}. Fetch or repair them with "
-              f"`python -m data_scripts.get <dataset> --root {root}`.")
+        paper = [n for n in failed if DATASETS[n].world == "paper"]
+        print(f"\n{len(failed)} dataset(s) incomplete: {', '.join(failed)}.")
+        if paper:
+            print(f"Fetch or repair {', '.join(paper)} with "
+                  f"`python -m data_scripts.get <dataset> --root {root}`.")
+        for n in failed:
+            if DATASETS[n].world == "mini":  # no download sources: restore or copy it
+                print(f"{n}: {DATASETS[n].fix_hint(root)}.")
         return 1
     return 0
 
