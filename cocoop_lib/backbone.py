@@ -171,6 +171,44 @@ def resolve_backbone_folder(source: str) -> Path:
         raise BackboneError(f"Could not download {source!r}: {err}. {how}") from err
 
 
+def check_weights_file(folder: str | Path) -> Path:
+    """The weight file of a CLIP folder, checked cheaply (its header, not its tensors).
+
+    ``model.safetensors``: the 8-byte header length, the JSON header and the tensors' byte ranges
+    must fit the file exactly; ``pytorch_model.bin``: a readable zip archive. A truncated or
+    garbage file raises :class:`BackboneError` naming it and the fix.
+    """
+    import json
+    import struct
+    import zipfile
+
+    folder = Path(folder)
+    weights = next((folder / w for w in WEIGHT_FILES if (folder / w).exists()), None)
+    if weights is None:
+        raise BackboneError(f"Folder {folder} has none of {WEIGHT_FILES}.")
+    fix = (f"the file is truncated or not a weight file: delete {weights} and save or download "
+           f"the weights again (`huggingface-cli download {PAPER_BACKBONE} --local-dir {folder}`, "
+           "or `git checkout -- cocoop_lib/assets/mini_clip` for the mini CLIP)")
+    size = weights.stat().st_size
+    if weights.suffix == ".safetensors":
+        try:
+            with open(weights, "rb") as f:
+                n = struct.unpack("<Q", f.read(8))[0]
+                if n > size - 8:
+                    raise ValueError(f"header of {n} bytes in a {size}-byte file")
+                header = json.loads(f.read(n))
+            ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+            if 8 + n + max(ends, default=0) != size:
+                raise ValueError(f"tensors end at byte {8 + n + max(ends, default=0)}, "
+                                 f"the file has {size}")
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+                struct.error) as err:
+            raise BackboneError(f"Weight file {weights} is damaged ({err}); {fix}.") from None
+    elif not zipfile.is_zipfile(weights):
+        raise BackboneError(f"Weight file {weights} is damaged (not a zip archive); {fix}.")
+    return weights
+
+
 def load_backbone(source: str = DEFAULT_BACKBONE, device: str | torch.device = "cpu",
                   dtype: torch.dtype = torch.float32) -> Backbone:
     """Load a frozen CLIP (eval mode, ``requires_grad`` off) with its tokenizer.
@@ -182,7 +220,12 @@ def load_backbone(source: str = DEFAULT_BACKBONE, device: str | torch.device = "
         dtype: weight dtype; fp32 unless the official pure-fp16 mode is asked for.
     """
     folder = resolve_backbone_folder(source)
-    model = CLIPModel.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
+    check_weights_file(folder)
+    try:
+        model = CLIPModel.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
+    except (OSError, ValueError, RuntimeError) as err:
+        raise BackboneError(f"Could not load the CLIP in {folder} ({str(err).splitlines()[0]}); "
+                            "save or download it again.") from None
     model.eval().requires_grad_(False).to(device)
     tok_dir = folder if (folder / "vocab.json").exists() else CLIP_TOKENIZER_DIR
     tokenizer = CLIPTokenizer.from_pretrained(tok_dir)

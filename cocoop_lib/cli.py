@@ -18,7 +18,7 @@ import json
 import sys
 
 from .backbone import BackboneError, PAPER_BACKBONE
-from .errors import DataError
+from .errors import DataError, DiskFullError
 from .precision import PRECISIONS
 from .prompt_learners import METHODS
 from .runs import RunConfig, run
@@ -63,7 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+NO_ARGUMENTS = """usage: python -m cocoop_lib --dataset NAME --method {zeroshot,coop,cocoop} [options]
+
+example (offline mini world, about half a minute on a CPU):
+  python -m cocoop_lib --dataset MiniGlyphs --method cocoop --seed 1 --output-dir outputs
+
+`python -m cocoop_lib --help` lists every option; `--list-datasets` the datasets."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # conventional: no arguments print usage and an example, nothing is trained
+        print(NO_ARGUMENTS, file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     if args.list_datasets:
         from .datasets import DATASETS
@@ -79,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         class_chunk=args.class_chunk)
     try:
         record = run(config, force=args.force)
-    except (ValueError, DataError, BackboneError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, DataError, BackboneError, DiskFullError) as err:
+        # DataError, RecordError and CheckpointError are ValueErrors; each names its file and fix
+        print(f"error: {err.strerror if isinstance(err, DiskFullError) else err}", file=sys.stderr)
         return 2
     print(json.dumps({"name": record["name"], "metrics": record["metrics"],
                       "n_trainable_params": record["n_trainable_params"],

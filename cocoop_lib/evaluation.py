@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .model import PromptedCLIP
 from .precision import autocast_context
+from .records import torch_save_atomic
 
 
 def harmonic_mean(base: float, new: float) -> float:
@@ -70,8 +71,9 @@ def image_features(model: PromptedCLIP, dataset, *, batch_size: int = 100, devic
     """
     path = Path(cache_dir) / f"{cache_key}.pt" if cache_dir and cache_key else None
     if path is not None and path.exists():
-        saved = torch.load(path, map_location="cpu")
-        return saved["features"], saved["labels"]
+        saved = read_feature_cache(path)
+        if saved is not None:
+            return saved
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     feats, labels = [], []
     for images, y in tqdm(loader, desc=desc, leave=False):
@@ -80,11 +82,25 @@ def image_features(model: PromptedCLIP, dataset, *, batch_size: int = 100, devic
         labels.append(y)
     result = torch.cat(feats), torch.cat(labels)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # workers may cache the same images at once
-        torch.save({"features": result[0], "labels": result[1]}, tmp)
-        tmp.replace(path)
+        torch_save_atomic({"features": result[0], "labels": result[1]}, path)
     return result
+
+
+def read_feature_cache(path: str | Path):
+    """(features, labels) from a feature-cache file, or None (with a warning naming the file) when
+    it is unreadable; the caller then recomputes and overwrites it (the cache is rebuildable)."""
+    try:
+        saved = torch.load(path, map_location="cpu")
+        features, labels = saved["features"], saved["labels"]
+        if not (isinstance(features, torch.Tensor) and isinstance(labels, torch.Tensor)
+                and len(features) == len(labels)):
+            raise ValueError("not a (features, labels) pair")
+    except Exception as err:  # truncated zip, garbage, wrong content: rebuild it
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        warnings.warn(f"feature cache {path} is unreadable ({why[:120]}); recomputing it",
+                      stacklevel=2)
+        return None
+    return features, labels
 
 
 @torch.no_grad()

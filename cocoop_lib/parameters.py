@@ -197,12 +197,17 @@ def check_parameters(chapter: str, *, datasets=None, methods=None, seeds=None, s
     if backbone != "mini" and not Path(backbone).expanduser().exists() and backbone.count("/") != 1:
         _fail("backbone", backbone, "'mini', an existing folder, or a hub id such as "
               "'openai/clip-vit-base-patch16'")
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "mps") or device.startswith("cuda")):
-        _fail("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            _fail("device", device, "no CUDA GPU is visible here; use 'auto' or 'cpu'")
+    if backbone == "mini" or Path(backbone).expanduser().is_dir():
+        from .backbone import BackboneError, check_weights_file, resolve_backbone_folder
+        try:
+            check_weights_file(resolve_backbone_folder(backbone))
+        except BackboneError as err:
+            _fail("backbone", backbone, str(err))
+    try:
+        from .runs import check_device
+        check_device(device)
+    except ValueError as err:
+        _fail("device", device, str(err).split("is not valid: ", 1)[-1].rstrip("."))
     if precision not in PRECISIONS:
         _fail("precision", precision, f"one of {', '.join(PRECISIONS)}")
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):

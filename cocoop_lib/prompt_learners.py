@@ -91,7 +91,7 @@ class CoOpPromptLearner(nn.Module):
         dim = backbone.ctx_dim
         weight = self.token_embedding.weight
         if ctx_init:
-            ctx_init = ctx_init.strip()
+            ctx_init = ctx_init.replace("_", " ").strip()   # "a_photo_of_a" = 4 words, as officially
             init_ids = tokenize(self.tokenizer, [ctx_init], self.context_length)[0]
             n_init = int(eot_positions(init_ids[None])[0]) - 1
             if n_ctx is not None and n_ctx != n_init:

@@ -1,6 +1,7 @@
 """Run records: provenance (what a run ran on) and atomic JSON files, one per run."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -11,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+
+from .errors import DiskFullError, RecordError
 
 PACKAGES = ("torch", "torchvision", "transformers", "numpy", "pillow")
 REPO = Path(__file__).resolve().parents[1]
@@ -59,17 +62,67 @@ def provenance(device: str | torch.device = "cpu") -> dict:
             "host": platform.node(), "utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def write_json_atomic(path: str | Path, data: dict) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+def _is_disk_full(err: BaseException) -> bool:
+    """ENOSPC, or torch's zip writer failing mid-file ("enforce fail ... unexpected pos")."""
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("unexpected pos" in text or "No space left" in text)
+
+
+def write_atomic(path: str | Path, write) -> None:
+    """Write ``path`` through ``write(tmp_path)`` so that a reader sees the old file or the new one.
+
+    The temporary file is unique per process (mkstemp in the target folder) and removed on any
+    failure; a full disk raises :class:`DiskFullError` "no space left on device while writing
+    <path>". The result is 0644 like every other output.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as err:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if _is_disk_full(err):
+            raise DiskFullError(errno.ENOSPC, f"no space left on device while writing {path}; "
+                                "free some space and run again (nothing finished is lost)") from None
+        raise
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.write("\n")
+    write_atomic(path, write)
+
+
+def torch_save_atomic(obj, path: str | Path) -> None:
+    """``torch.save`` through :func:`write_atomic`."""
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def read_record(path: str | Path) -> dict:
+    """One run record; a damaged file raises :class:`RecordError` naming it and the fix."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise RecordError(f"run record {path} is damaged ({err}); delete it or run again with "
+                          "--force (force=True) to recompute it") from None
+    return data
 
 
 def read_records(folder: str | Path) -> list[dict]:
     """All run records (``*.json``) under ``folder``, sorted by file name."""
-    return [json.loads(p.read_text()) for p in sorted(Path(folder).rglob("*.json"))]
+    return [read_record(p) for p in sorted(Path(folder).rglob("*.json"))]

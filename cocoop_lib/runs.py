@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,8 @@ from pathlib import Path
 import torch
 
 from . import claims
-from .backbone import (DEFAULT_BACKBONE, WEIGHT_FILES, Backbone, file_sha256, image_transforms,
-                       load_backbone, resolve_backbone_folder)
+from .backbone import (DEFAULT_BACKBONE, Backbone, check_weights_file, file_sha256,
+                       image_transforms, load_backbone, resolve_backbone_folder)
 from .datasets import (DataError, ImageDataset, get_spec, load_dataset, require_images,
                        sample_few_shot, subsample_classes)
 from .evaluation import accuracy_from_features, features_key, harmonic_mean, image_features
@@ -29,8 +31,9 @@ from .model import PromptedCLIP
 from .precision import resolve_precision, weight_dtype
 from .presets import epochs_for, get_recipe
 from .prompt_learners import METHODS, build_prompt_learner, count_trainable
-from .records import provenance, write_json_atomic
-from .training import TrainSettings, set_seed, train
+from .errors import RecordError
+from .records import provenance, read_record, write_json_atomic
+from .training import TrainSettings, load_checkpoint, set_seed, train
 
 SUBSETS = ("base", "new", "all")
 
@@ -117,8 +120,11 @@ class RunConfig:
                 raise ValueError(f"Evaluation target {target!r}: subset must be one of {SUBSETS}.")
             targets.append(f"{get_spec(ds).name}:{subset}")
         c.eval_on = tuple(targets)
-        if c.device == "auto":
-            c.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if c.class_chunk is not None and (isinstance(c.class_chunk, bool)
+                                          or not isinstance(c.class_chunk, int) or c.class_chunk < 1):
+            raise ValueError(f"class_chunk must be a positive integer (classes per text-encoder "
+                             f"call) or None (all classes at once), got {c.class_chunk!r}.")
+        c.device = check_device(c.device)
         c.precision = resolve_precision(c.precision, c.device)
         return c
 
@@ -129,6 +135,45 @@ class RunConfig:
         digest = hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:8]
         tag = f"-{self.tag}" if self.tag else ""
         return f"{self.dataset}-{self.method}-{self.train_classes}-seed{self.seed}{tag}-{digest}"
+
+
+def check_device(device: str) -> str:
+    """``device`` resolved ("auto" -> "cuda" when a GPU is visible, else "cpu") and checked.
+
+    Raises ValueError naming the device and what is accepted (shared by the CLI, ``RunConfig``
+    and the notebooks' parameter check).
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, str) or not (device in ("cpu", "mps") or device == "cuda"
+                                           or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise ValueError(f"device {device!r} is not valid: use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} is not valid: no CUDA GPU is visible here; use "
+                             "'auto' or 'cpu'.")
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} is not valid: only {torch.cuda.device_count()} "
+                             "CUDA GPU(s) are visible.")
+    return device
+
+
+def check_output_dir(output_dir: str | Path) -> Path:
+    """Create ``output_dir`` or raise ValueError saying why it cannot be
+    used, before any work is done."""
+    out = Path(output_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output_dir {out} is a file, not a folder; choose a folder for records, "
+                         "checkpoints and caches (--output-dir).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"output_dir {out} cannot be created ({err.strerror or err}); choose a "
+                         "writable folder (--output-dir).") from None
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"output_dir {out} is not writable; choose a writable folder (--output-dir).")
+    return out
 
 
 _BACKBONES: dict[tuple, Backbone] = {}
@@ -144,8 +189,7 @@ def get_backbone(source: str, device: str, precision: str) -> Backbone:
 
 def backbone_sha256(source: str) -> str:
     """sha256 of the weight file ``source`` resolves to (cached; no model is loaded)."""
-    folder = resolve_backbone_folder(source)
-    return file_sha256(next(folder / w for w in WEIGHT_FILES if (folder / w).exists()))
+    return file_sha256(check_weights_file(resolve_backbone_folder(source)))
 
 
 def record_path(config: RunConfig) -> Path:
@@ -153,16 +197,122 @@ def record_path(config: RunConfig) -> Path:
     return Path(c.output_dir) / "records" / f"{c.run_name()}.json"
 
 
-def _existing_record(rec_path: Path, weights_sha: str) -> dict | None:
-    """The record at ``rec_path`` if it exists and was made with these weights (else None)."""
-    if not rec_path.exists():
+# ----------------------------------------------------------------------------- data identity
+
+_DATA_CACHE: dict[tuple, object] = {}
+
+
+def _data_signature(name: str, root: str | None) -> tuple:
+    """What a dataset's loaded splits depend on cheaply: its folder's and split file's stat."""
+    spec = get_spec(name)
+    ddir = spec.dataset_dir(root if root is not None else (spec.default_root or ""))
+    sig = [name, str(root), ddir]
+    for p in (ddir, os.path.join(ddir, spec.split_file) if spec.split_file else None):
+        try:
+            st = os.stat(p) if p else None
+            sig.append((st.st_size, st.st_mtime_ns) if st else None)
+        except OSError:
+            sig.append(None)
+    return tuple(sig)
+
+
+def load_run_dataset(name: str, root: str | None):
+    """``load_dataset(name, root)``, reused within a process while its files are unchanged."""
+    key = _data_signature(name, root)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE[key] = load_dataset(name, root)
+    return _DATA_CACHE[key]
+
+
+def data_identity(splits) -> dict:
+    """Identity of a dataset's data: the split file's sha256 and a hash of its image list
+    (relative paths, labels and class names of train/val/test; no pixels are read)."""
+    base = splits.dataset_dir or ""
+    h = hashlib.sha256()
+    for part in (splits.train, splits.val, splits.test):
+        for d in part:
+            h.update(f"{os.path.relpath(d.impath, base) if base else d.impath}\t{d.label}\t"
+                     f"{d.classname}\n".encode())
+        h.update(b"--\n")
+    return {"split_sha256": splits.source_sha256, "images_sha256": h.hexdigest(),
+            "n_images": [len(splits.train), len(splits.val), len(splits.test)]}
+
+
+def run_data(c: RunConfig) -> dict:
+    """{dataset name: its splits} for the training dataset and every evaluation target."""
+    names = [c.dataset] + [t.split(":")[0] for t in c.eval_on]
+    return {n: load_run_dataset(n, c.data_root) for n in dict.fromkeys(names)}
+
+
+def run_identity(c: RunConfig, data: dict | None = None) -> dict:
+    """What a record and its checkpoint depend on beyond the config: weights, data, recipe."""
+    data = run_data(c) if data is None else data
+    return {"weights_sha256": backbone_sha256(c.backbone),
+            "data": {n: data_identity(s) for n, s in data.items()},
+            "recipe": json.loads(json.dumps(get_recipe(c.recipe, c.backbone).as_dict()))}
+
+
+def _identity_digest(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def checkpoint_file(output_dir: str | Path, name: str, identity: dict) -> Path:
+    """THE checkpoint name of a run: keyed by its weights and by its data and recipe, so a
+    checkpoint is never resumed on other weights, data or recipe."""
+    return (Path(output_dir) / "checkpoints"
+            / f"{name}-{identity['weights_sha256'][:8]}-{_identity_digest(identity)}.pt")
+
+
+def stale_reason(record: dict, identity: dict) -> str | None:
+    """Why ``record`` does not belong to ``identity`` (weights, data, recipe), or None."""
+    if record.get("backbone", {}).get("weights_sha256") != identity["weights_sha256"]:
+        return "the backbone's weights changed (weights sha256 differs)"
+    old = record.get("data_identity")
+    if old is None:
+        return "the record does not say which data it was made on (written by an older version)"
+    for name, now in identity["data"].items():
+        then = old.get(name)
+        if then is None:
+            return f"it has no data identity for {name}"
+        if then.get("split_sha256") != now["split_sha256"]:
+            return f"the split file of {name} changed (sha256 differs)"
+        if then.get("images_sha256") != now["images_sha256"]:
+            return f"the image list of {name} changed"
+    if record.get("recipe") != identity["recipe"]:
+        return f"the library's {identity['recipe'].get('name')} recipe changed"
+    return None
+
+
+def find_record(config: RunConfig) -> dict | None:
+    """THE rule for reusing a record: the record of ``config`` if it exists, is readable, and was
+    made with the same weights, data (split file and image list) and recipe; else None.
+
+    A damaged record raises :class:`~cocoop_lib.errors.RecordError` naming the file and the fix.
+    """
+    c = config.resolved()
+    path = Path(c.output_dir) / "records" / f"{c.run_name()}.json"
+    if not path.exists():
         return None
-    record = json.loads(rec_path.read_text())
-    return record if record.get("backbone", {}).get("weights_sha256") == weights_sha else None
+    record = read_record(path)
+    return record if stale_reason(record, run_identity(c)) is None else None
+
+
+def _clear_derived(out: Path, name: str) -> None:
+    """``force``: remove the run's record and every checkpoint of its name. Feature and few-shot
+    caches are shared by other runs and checked on reading (an unreadable one is rebuilt), so they
+    stay."""
+    (out / "records" / f"{name}.json").unlink(missing_ok=True)
+    for ckpt in (out / "checkpoints").glob(f"{name}-*.pt"):
+        ckpt.unlink(missing_ok=True)
+    (out / "checkpoints" / f"{name}.pt").unlink(missing_ok=True)
 
 
 def run(config: RunConfig, force: bool = False, progress: bool = True, wait: bool = True) -> dict:
-    """Run one experiment and return its record (existing records are reused unless ``force``).
+    """Run one experiment and return its record (a record is reused when :func:`find_record`
+    accepts it, unless ``force``; a stale one is recomputed with one line saying why).
+
+    The result depends only on the resolved config, the data and the weights: the seed is set
+    after the backbone is loaded and the data read, right before the few-shot draw.
 
     Training and evaluation happen while holding the run's claim (``<output_dir>/claims/``), so
     two processes never train one run: if a live process holds it, ``wait=True`` waits for it and
@@ -170,39 +320,59 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
     """
     c = config.resolved()
     name = c.run_name()
-    out = Path(c.output_dir)
+    out = check_output_dir(c.output_dir)
     rec_path = out / "records" / f"{name}.json"
-    weights_sha = backbone_sha256(c.backbone)
-    ckpt_path = out / "checkpoints" / f"{name}-{weights_sha[:8]}.pt"  # never resumed on other weights
-    finished = None if force else (lambda: _existing_record(rec_path, weights_sha))
+    data = run_data(c)
+    identity = run_identity(c, data)
+    ckpt_path = checkpoint_file(out, name, identity)
+
+    def finished() -> dict | None:
+        """The run's record if it exists and belongs to this identity (else None)."""
+        if not rec_path.exists():
+            return None
+        record = read_record(rec_path)
+        return record if stale_reason(record, identity) is None else None
+
     if not force:
         record = finished()
         if record is not None:
             return record
-        force = rec_path.exists()  # the backbone's weights changed since: the old record is stale
-    claim = claims.acquire(out, name, wait=wait, finished=finished)
+        if rec_path.exists():
+            print(f"recomputing {rec_path}: {stale_reason(read_record(rec_path), identity)}",
+                  flush=True)
+    claim = claims.acquire(out, name, wait=wait, finished=None if force else finished)
     if isinstance(claim, dict):  # another process finished it meanwhile
         return claim
     with claim:
-        return _train_and_evaluate(c, name, out, rec_path, ckpt_path, force, progress, claim)
+        if force:  # start from scratch: no old record or checkpoint of this run is used
+            _clear_derived(out, name)
+        return _train_and_evaluate(c, name, out, rec_path, ckpt_path, data, identity, progress,
+                                   claim)
 
 
 def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt_path: Path,
-                        force: bool, progress: bool, claim: claims.Claim) -> dict:
+                        data: dict, identity: dict, progress: bool, claim: claims.Claim) -> dict:
     """The run itself (under its claim): train if needed, evaluate, write the record."""
-    if force:  # start from scratch: an old checkpoint must not be resumed
-        ckpt_path.unlink(missing_ok=True)
     t_start = time.perf_counter()
     if c.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     backbone = get_backbone(c.backbone, c.device, c.precision)
-    set_seed(c.seed)  # after loading: loading a backbone consumes the torch RNG
     recipe = get_recipe(c.recipe, c.backbone)
     train_tf, test_tf = image_transforms(backbone.image_size, tuple(recipe.crop_scale))
 
-    splits = load_dataset(c.dataset, c.data_root)
+    splits = data[c.dataset]
+    targets = []  # (target, its splits, its test subset)
+    for target in c.eval_on:
+        ds_name, subset = target.split(":")
+        targets.append((target, data[ds_name], subsample_classes(data[ds_name], subset)))
+    # every seeded draw starts here, after everything else that may consume random numbers
+    set_seed(c.seed)
     few = sample_few_shot(splits, c.shots, c.seed, cache_dir=str(out / "fewshot"))
     train_split = subsample_classes(few, c.train_classes)
+    # every image this run reads, checked at once (all missing/unreadable ones listed together)
+    needed = (train_split.train if c.method != "zeroshot" else []) + [
+        d for _, _, t in targets for d in t.test]
+    require_images(needed, f"images of run {name}")
     learner = build_prompt_learner(c.method, backbone, train_split.classnames,
                                    template=splits.template, n_ctx=c.n_ctx, ctx_init=c.ctx_init,
                                    class_token_position=c.class_token_position, csc=c.csc)
@@ -211,7 +381,6 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
     model = PromptedCLIP(backbone, learner, class_chunk=c.class_chunk)
     history = {"losses": [], "lrs": [], "seconds": 0.0}
     if c.method != "zeroshot":
-        require_images(train_split.train, f"{c.dataset} training images")
         settings = TrainSettings(epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
                                  momentum=recipe.momentum, weight_decay=recipe.weight_decay,
                                  warmup_epochs=recipe.warmup_epochs, warmup_lr=recipe.warmup_lr,
@@ -222,21 +391,14 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
 
     metrics, n_test = {}, {}
     t_eval = time.perf_counter()
-    for target in c.eval_on:
-        ds_name, subset = target.split(":")
-        target_splits = splits if ds_name == c.dataset else load_dataset(ds_name, c.data_root)
-        test_split = subsample_classes(target_splits, subset)
-        require_images(test_split.test, f"{ds_name} test images")
+    for target, target_splits, test_split in targets:
         if c.method == "zeroshot":
             learner.set_classnames(test_split.classnames, template=target_splits.template)
         else:
             learner.set_classnames(test_split.classnames)
-        key = features_key(backbone.weights_sha256, [d.impath for d in test_split.test], test_tf,
-                           c.precision)
-        feats, labels = image_features(model, ImageDataset(test_split.test, test_tf),
-                                       batch_size=recipe.test_batch_size, device=c.device,
-                                       precision=c.precision, cache_dir=out / "features",
-                                       cache_key=key, desc=f"{target} features")
+        feats, labels = cached_test_features(c, model, test_split.test, transform=test_tf,
+                                             batch_size=recipe.test_batch_size,
+                                             desc=f"{target} features")
         metrics[target] = round(accuracy_from_features(
             model, feats, labels, batch_size=recipe.test_batch_size, device=c.device,
             precision=c.precision, desc=f"{c.method} on {target}"), 4)
@@ -251,7 +413,8 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
     record = {
         "name": name,
         "config": dataclasses.asdict(c),
-        "recipe": recipe.as_dict(),
+        "recipe": identity["recipe"],
+        "data_identity": identity["data"],
         "metrics": metrics,
         "n_test": n_test,
         "n_train": len(train_split.train),
@@ -266,5 +429,78 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
                     "total": round(time.perf_counter() - t_start, 3)},
         "peak_memory_mib": round(peak, 1),
     }
+    record = json.loads(json.dumps(record))  # as a reader of the file sees it (tuples -> lists)
     write_json_atomic(rec_path, record)
     return record
+
+
+def run_many(configs, *, verbose: bool = True) -> list[dict]:
+    """Run every config (records :func:`find_record` accepts are reused), one line per run."""
+    records = []
+    t0 = time.perf_counter()
+    for i, config in enumerate(configs, 1):
+        config = config[1] if isinstance(config, tuple) else config
+        reused = find_record(config) is not None
+        record = run(config, progress=False)
+        record["_reused"] = reused
+        records.append(record)
+        if verbose:
+            rc = record["config"]
+            order = {"base": 0, "new": 1, "H": 2, "all": 0}
+            items = sorted(record["metrics"].items(), key=lambda kv: (
+                not kv[0].startswith(rc["dataset"] + ":"), order.get(kv[0].split(":")[-1], 3)))
+            metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(rc['dataset'] + ':') else k} "
+                                f"{v:.1f}" for k, v in items)
+            how = "reused" if reused else f"{record['seconds']['total']:.0f} s"
+            print(f"[{i}/{len(configs)}] {rc['dataset']} {rc['method']} n_ctx={record['n_ctx']} "
+                  f"seed {rc['seed']}: {metrics}  ({how})", flush=True)
+    if verbose:
+        n_new = sum(not r["_reused"] for r in records)
+        print(f"{len(records)} runs ({n_new} new, {len(records) - n_new} reused) in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return records
+
+
+def cached_test_features(config, model, items, *, transform=None, batch_size: int = 100,
+                         desc: str = "image features"):
+    """Image features and labels of ``items`` under the test transform, from the cache the runs
+    share (``<output_dir>/features``; an unreadable cache file is rebuilt): ((N, E) float32, (N,))."""
+    c = config.resolved() if hasattr(config, "resolved") else config
+    backbone = model.backbone
+    if transform is None:
+        _, transform = image_transforms(backbone.image_size)
+    key = features_key(backbone.weights_sha256, [d.impath for d in items], transform, c.precision)
+    return image_features(model, ImageDataset(items, transform), batch_size=batch_size,
+                          device=c.device, precision=c.precision,
+                          cache_dir=Path(c.output_dir) / "features", cache_key=key, desc=desc)
+
+
+def load_trained(record: dict):
+    """Rebuild a finished run's model: (PromptedCLIP with the learned prompts, its training split).
+
+    The learner is rebuilt for the run's training classes and loaded from the run's checkpoint
+    (:func:`checkpoint_file`, the name ``run`` wrote it under).
+    """
+    c = RunConfig(**{k: tuple(v) if k == "eval_on" else v for k, v in record["config"].items()})
+    backbone = get_backbone(c.backbone, c.device, c.precision)
+    splits = load_run_dataset(c.dataset, c.data_root)
+    few = sample_few_shot(splits, c.shots, c.seed, cache_dir=str(Path(c.output_dir) / "fewshot"))
+    part = subsample_classes(few, c.train_classes)
+    learner = build_prompt_learner(c.method, backbone, part.classnames, template=splits.template,
+                                   n_ctx=c.n_ctx, ctx_init=c.ctx_init,
+                                   class_token_position=c.class_token_position, csc=c.csc)
+    if c.method != "zeroshot":
+        folder = Path(c.output_dir) / "checkpoints"
+        sha = record["backbone"]["weights_sha256"]
+        candidates = [folder / f"{record['name']}-{sha[:8]}.pt", folder / f"{record['name']}.pt"]
+        if "data_identity" in record:
+            identity = {"weights_sha256": sha, "data": record["data_identity"],
+                        "recipe": record["recipe"]}
+            candidates.insert(0, checkpoint_file(c.output_dir, record["name"], identity))
+        ckpt = next((p for p in candidates if p.exists()), candidates[0])
+        if not ckpt.exists():
+            raise RecordError(f"checkpoint {ckpt} of record {record['name']} is missing; run it "
+                              "again with force=True (--force) to rebuild it")
+        learner.load_state_dict(load_checkpoint(ckpt)["learner"])
+    learner.eval()
+    return PromptedCLIP(backbone, learner, class_chunk=c.class_chunk), part

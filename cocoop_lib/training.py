@@ -19,11 +19,19 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
 from .model import PromptedCLIP
+from .errors import CheckpointError
 from .precision import autocast_context, grad_scaler
+from .records import torch_save_atomic
 
 
 def set_seed(seed: int) -> None:
-    """Seed python, numpy and torch, as the official code does before building the datasets."""
+    """Seed python, numpy and torch (the official code does it before building the datasets).
+
+    ``runs.run`` calls it after the backbone is loaded and the data is read, immediately before
+    the few-shot draw and the prompt learner are built: everything that draws random numbers
+    (few-shot draw, N(0, 0.02) context, Meta-Net init, the sampler's generator, augmentation) then
+    starts from this seed alone, whatever ran before in the process.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -68,9 +76,24 @@ def _set_rng_state(state: dict) -> None:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    torch_save_atomic(obj, path)
+
+
+CHECKPOINT_KEYS = ("epoch", "learner", "optimizer", "scaler", "generator", "rng", "history")
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint; a damaged one raises :class:`CheckpointError` naming it and the fix."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
+            raise ValueError("not a training checkpoint of this library")
+    except Exception as err:  # torch raises OSError, RuntimeError, UnpicklingError, EOFError, ...
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} is damaged ({why}); delete it to train this run "
+                              "from scratch, or run again with --force (force=True)") from None
+    return state
 
 
 def train_step(model: PromptedCLIP, optimizer: torch.optim.Optimizer, images: torch.Tensor,
@@ -124,7 +147,7 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
     start_epoch = 1
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = load_checkpoint(ckpt)
         model.prompt_learner.load_state_dict(state["learner"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])

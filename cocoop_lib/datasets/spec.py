@@ -62,6 +62,12 @@ class DatasetSpec:
         return os.path.join(os.path.abspath(os.path.expanduser(str(root))), self.folder)
 
     def fix_hint(self, root: str | None) -> str:
+        bundled = root is None or (self.default_root is not None and
+                                   os.path.abspath(str(root)) == os.path.abspath(self.default_root))
+        if self.world == "mini" and not bundled:
+            return (f"the data root {root} should hold a copy of the mini dataset in {self.folder}/ "
+                    f"(as in cocoop_lib/assets/mini_world); leave the data root unset (None) to use "
+                    "the bundled mini world")
         if self.world == "mini":
             return ("the mini world ships with the package (cocoop_lib/assets/mini_world): restore it "
                     "from git or rebuild it with `python -m data_scripts.mini_world.build`")
@@ -87,6 +93,13 @@ class DatasetSpec:
             NUMBERED_FOLDERS: _read_numbered,
         }[self.kind]
         train, val, test, source_sha = reader(self, ddir, root)
+        for part, items in (("train", train), ("val", val), ("test", test)):
+            for i, d in enumerate(items):
+                if d.label >= self.n_classes:
+                    raise DataError(
+                        f"{self.name}: {part}[{i}] ({d.impath}, {d.classname!r}) has label {d.label}, "
+                        f"out of range for {self.n_classes} classes (0..{self.n_classes - 1}) in "
+                        f"{ddir}; fix that entry or {self.fix_hint(root)}.")
         classnames = classnames_from(self.name, train, val, test, where=ddir, fix=self.fix_hint(root))
         if len(classnames) != self.n_classes:
             raise DataError(

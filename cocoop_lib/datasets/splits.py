@@ -8,6 +8,7 @@ import json
 import math
 import os
 import random
+import warnings
 from dataclasses import dataclass, field
 
 from ..errors import DataError
@@ -152,10 +153,13 @@ def _pool_sha256(train: list[list], val: list[list]) -> str:
 
 
 def _read_cache(path: str, want: dict) -> dict | None:
+    if not os.path.exists(path):
+        return None
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
+        warnings.warn(f"few-shot cache {path} is unreadable ({e}); drawing it again", stacklevel=3)
         return None
     if not isinstance(data, dict) or any(data.get(k) != v for k, v in want.items()):
         return None
@@ -163,11 +167,13 @@ def _read_cache(path: str, want: dict) -> dict | None:
 
 
 def _write_json_atomic(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    from ..records import write_atomic  # unique temporary name, removed on failure, ENOSPC named
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    write_atomic(path, write)
 
 
 def sample_few_shot(
