@@ -276,9 +276,9 @@ glue_numbers({"coop_params": count_trainable(coop), "cocoop_params": count_train
 # next chapter's first seed, so the records written here are reused there.
 
 # %%
-from cocoop_lib.notebook import run_all
+from cocoop_lib.runs import run_many
 
-records = {r["config"]["method"]: r for r in run_all(
+records = {r["config"]["method"]: r for r in run_many(
     [P.run_config(dataset, m, P.seeds[0]) for m in P.methods])}
 
 # %% [markdown]

@@ -76,8 +76,7 @@ show_provenance(P, title="Setting of this chapter");
 # a test checks that the two agree.)
 
 # %%
-from cocoop_lib.notebook import run_all
-from cocoop_lib.runs import RunConfig
+from cocoop_lib.runs import RunConfig, run_many
 
 same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
             data_root=P.data_root, output_dir=P.output_dir, device=P.device,
@@ -86,7 +85,7 @@ context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
 configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base",
                      **(context if m != "zeroshot" else {}), **same)
            for d in P.world.base_to_new for m in P.methods for s in P.seeds]
-records = run_all(configs)
+records = run_many(configs)
 
 # %% [markdown]
 # ## Table 1

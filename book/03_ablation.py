@@ -92,8 +92,7 @@ glue_numbers({"long_ctx": long_ctx})
 # same grid is `cocoop_lib.notebook.plan_ablation(P, long_ctx)`; a test checks that they agree.)
 
 # %%
-from cocoop_lib.notebook import run_all
-from cocoop_lib.runs import RunConfig
+from cocoop_lib.runs import RunConfig, run_many
 
 same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
             data_root=P.data_root, output_dir=P.output_dir, device=P.device,
@@ -102,7 +101,7 @@ variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")), ("cocoop"
 configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base", **context, **same)
            for d in P.world.base_to_new for s in P.seeds
            for m, context in variants if m in P.methods]
-records = run_all(configs)
+records = run_many(configs)
 
 # %% [markdown]
 # ## Accuracy beside trainable parameters

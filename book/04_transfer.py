@@ -93,8 +93,7 @@ pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
 # checks that the two agree.)
 
 # %%
-from cocoop_lib.notebook import run_all
-from cocoop_lib.runs import RunConfig
+from cocoop_lib.runs import RunConfig, run_many
 
 same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
             data_root=P.data_root, output_dir=P.output_dir, device=P.device,
@@ -104,7 +103,7 @@ test_on = tuple(f"{d}:all" for d in (P.world.source, *P.world.targets, *P.world.
 configs = [RunConfig(dataset=P.world.source, method=m, seed=s, train_classes="all",
                      eval_on=test_on, **(context if m != "zeroshot" else {}), **same)
            for m in P.methods for s in P.seeds]
-records = run_all(configs)
+records = run_many(configs)
 
 # %% [markdown]
 # ## Table 2: cross-dataset transfer

@@ -59,7 +59,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 def plan(args) -> list:
     """Every RunConfig of the requested experiments, without duplicates, most expensive first."""
     from cocoop_lib import experiments
-    from cocoop_lib.notebook import ParameterError, check_parameters
+    from cocoop_lib.parameters import ParameterError, check_parameters
 
     backbone = args.backbone or ("openai/clip-vit-base-patch16" if args.setting == "paper" else "mini")
     recipe = args.recipe or ("paper" if args.setting == "paper" else None)

@@ -519,8 +519,8 @@ def _grid_cell(stem):
 
     nb = jupytext.read(REPO / "book" / f"{stem}.py")
     [cell] = [c for c in nb.cells if c.cell_type == "code" and "configs = [RunConfig(" in c.source]
-    assert "records = run_all(configs)" in cell.source, stem
-    return cell.source.replace("records = run_all(configs)", "")
+    assert "records = run_many(configs)" in cell.source, stem
+    return cell.source.replace("records = run_many(configs)", "")
 
 
 @pytest.mark.skipif(not MINI_CLIP.exists(), reason="the chapters' default world is the mini world")
