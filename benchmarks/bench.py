@@ -42,7 +42,7 @@ from transformers import CLIPConfig, CLIPModel, CLIPTokenizer  # noqa: E402
 from benchmarks.faithful import faithful_evaluate, faithful_model, faithful_train_step  # noqa: E402
 from cocoop_lib.backbone import CLIP_TOKENIZER_DIR, Backbone  # noqa: E402
 from cocoop_lib.evaluation import accuracy_from_features, image_features  # noqa: E402
-from cocoop_lib.fast import plan_calls  # noqa: E402
+from cocoop_lib.fast import CapturedStep, plan_calls  # noqa: E402
 from cocoop_lib.model import PromptedCLIP, shared_prefix_rows  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
 from cocoop_lib.training import train_step  # noqa: E402
@@ -529,13 +529,39 @@ class Bench:
         opt = torch.optim.SGD(list(learner.parameters()), **SGD)
         eager_opt = torch.optim.SGD(list(eager_learner.parameters()), **SGD)
         img, lab = self.images[:1], self.labels(1, n_cls)
-        replay = cuda_graph_step(graphed, opt, img, lab)
+        captured = CapturedStep(graphed, opt, s.precision, dev)        # the library's default path
         paths = {"eager": Path_(lambda: train_step(eager, eager_opt, img, lab, s.precision, dev), 1),
-                 "cuda_graph": Path_(replay, 1)}
+                 "cuda_graph": Path_(lambda: captured(img, lab), 1)}
         run_interleaved(paths, s.repeats, dev, self.frozen)
         med = {k: statistics.median(p.samples) for k, p in paths.items()}
         return {"classes": n_cls, "seconds_per_step": med,
-                "graph_gain": med["eager"] / med["cuda_graph"]}
+                "graph_gain": med["eager"] / med["cuda_graph"],
+                "trajectory_20_steps": self.replay_trajectory(n_cls)}
+
+    def replay_trajectory(self, n_cls: int, steps: int = 20) -> dict:
+        """Replayed (captured) vs eager CoCoOp training over ``steps`` batch-1 steps, lr changed
+        half-way: max relative parameter difference and max loss difference."""
+        s, dev = self.s, self.s.device
+        names = class_names(n_cls, self.backbone.tokenizer)
+        torch.manual_seed(3)
+        a = CoCoOpPromptLearner(self.backbone, names)
+        b = copy.deepcopy(a)
+        ma, mb = PromptedCLIP(self.backbone, a), PromptedCLIP(self.backbone, b)
+        oa, ob = torch.optim.SGD(list(a.parameters()), **SGD), torch.optim.SGD(list(b.parameters()), **SGD)
+        step = CapturedStep(mb, ob, s.precision, dev)
+        loss_diff = 0.0
+        for i in range(steps):
+            if i == steps // 2:
+                for o in (oa, ob):
+                    for g in o.param_groups:
+                        g["lr"] = SGD["lr"] / 2
+            img, lab = self.images[i % len(self.images)][None], self.labels(1, n_cls)
+            la, lb = train_step(ma, oa, img, lab, s.precision, dev), step(img, lab)
+            loss_diff = max(loss_diff, abs(float(la) - float(lb)))
+        rel = max(float((pa - pb).abs().max() / pa.abs().max())
+                  for pa, pb in zip(a.parameters(), b.parameters()))
+        return {"steps": steps, "graphs_captured": len(step.graphs), "params_max_rel_diff": rel,
+                "loss_max_abs_diff": loss_diff}
 
     def memory_check(self, n_cls: int) -> dict:
         """Library-only peak memory of a CoCoOp training step (batch 1) and an evaluation batch
