@@ -42,7 +42,8 @@ from transformers import CLIPConfig, CLIPModel, CLIPTokenizer  # noqa: E402
 from benchmarks.faithful import faithful_evaluate, faithful_model, faithful_train_step  # noqa: E402
 from cocoop_lib.backbone import CLIP_TOKENIZER_DIR, Backbone  # noqa: E402
 from cocoop_lib.evaluation import accuracy_from_features, image_features  # noqa: E402
-from cocoop_lib.model import PromptedCLIP  # noqa: E402
+from cocoop_lib.fast import CapturedStep, plan_calls  # noqa: E402
+from cocoop_lib.model import PromptedCLIP, shared_prefix_rows  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
 from cocoop_lib.training import train_step  # noqa: E402
 
@@ -80,10 +81,13 @@ def executed_text_gflops(model: PromptedCLIP, groups: int, layers: int, width: i
     plan: each call's prefix rows once, its K prompts cut to the call's own length."""
     eot = model.prompt_learner.eot
     n_cls = len(eot)
-    calls, _ = model._call_plan(eot, groups, model.class_chunk or n_cls)
-    prefix = model._prefix_len()
+    enc = model.prompt_encoder
+    min_prompts = enc.min_bucket_prompts_cuda if eot.is_cuda else enc.min_bucket_prompts
+    calls, _ = plan_calls(eot.cpu(), groups, model.class_chunk or n_cls, enc.length_buckets,
+                          min_prompts)
+    prefix = shared_prefix_rows(model.prompt_learner) if enc.share_prefix else 0
     total = 0.0
-    for classes, _, length in calls:
+    for classes, length in calls:
         k = n_cls if classes is None else len(classes)
         total += (shared_prefix_gflops(prefix, length - prefix, k, width, layers) if prefix
                   else k * text_gflops(length, width, layers))
@@ -373,20 +377,19 @@ class Bench:
         lib, lib_opt = m["cocoop"]
         eot = lib.prompt_learner.eot
         cut = int(eot.max()) + 1
-        prefix = lib._prefix_len()
+        prefix = shared_prefix_rows(lib.prompt_learner)
         img1, lab1 = self.images[:1], self.labels(1, n_cls)
         imgc, labc = self.images[:s.coop_batch], self.labels(s.coop_batch, n_cls)
         with torch.autocast(dev.split(":")[0], torch.bfloat16, enabled=s.precision == "bf16"):
             feats1 = lib.encode_images(img1)
 
+        no_share = PromptedCLIP(self.backbone, m["cocoop"][0].prompt_learner)
+        no_share.prompt_encoder.share_prefix = False      # the same learner, without the speed-up
+
         def lib_step(key, images, labels, share=True):
             model, opt = m[key]
-
-            def fn():
-                model.share_prefix = share
-                train_step(model, opt, images, labels, s.precision, dev)
-                model.share_prefix = True
-            return fn
+            model = model if share else no_share
+            return lambda: train_step(model, opt, images, labels, s.precision, dev)
 
         def port_step(key, images, labels):
             model, opt = m[key]
@@ -453,7 +456,7 @@ class Bench:
         f_cut = text_gflops(cut, width, s.layers)
         f_77 = text_gflops(77, width, s.layers)
         f_exec = executed_text_gflops(lib, 1, s.layers, width) / n_cls        # training, batch 1
-        eval_group = min(max(1, lib.max_prompts // n_cls), s.eval_images, s.test_batch)
+        eval_group = min(lib.prompt_encoder.image_groups(s.eval_images, n_cls), s.eval_images, s.test_batch)
         f_exec_eval = executed_text_gflops(lib, eval_group, s.layers, width) / n_cls
         image_g = IMAGE_GFLOPS_B16 * s.layers / 12
         text_train_g = BACKWARD_FACTOR * n_cls * f_cut              # per image, cost model
@@ -526,13 +529,39 @@ class Bench:
         opt = torch.optim.SGD(list(learner.parameters()), **SGD)
         eager_opt = torch.optim.SGD(list(eager_learner.parameters()), **SGD)
         img, lab = self.images[:1], self.labels(1, n_cls)
-        replay = cuda_graph_step(graphed, opt, img, lab)
+        captured = CapturedStep(graphed, opt, s.precision, dev)        # the library's default path
         paths = {"eager": Path_(lambda: train_step(eager, eager_opt, img, lab, s.precision, dev), 1),
-                 "cuda_graph": Path_(replay, 1)}
+                 "cuda_graph": Path_(lambda: captured(img, lab), 1)}
         run_interleaved(paths, s.repeats, dev, self.frozen)
         med = {k: statistics.median(p.samples) for k, p in paths.items()}
         return {"classes": n_cls, "seconds_per_step": med,
-                "graph_gain": med["eager"] / med["cuda_graph"]}
+                "graph_gain": med["eager"] / med["cuda_graph"],
+                "trajectory_20_steps": self.replay_trajectory(n_cls)}
+
+    def replay_trajectory(self, n_cls: int, steps: int = 20) -> dict:
+        """Replayed (captured) vs eager CoCoOp training over ``steps`` batch-1 steps, lr changed
+        half-way: max relative parameter difference and max loss difference."""
+        s, dev = self.s, self.s.device
+        names = class_names(n_cls, self.backbone.tokenizer)
+        torch.manual_seed(3)
+        a = CoCoOpPromptLearner(self.backbone, names)
+        b = copy.deepcopy(a)
+        ma, mb = PromptedCLIP(self.backbone, a), PromptedCLIP(self.backbone, b)
+        oa, ob = torch.optim.SGD(list(a.parameters()), **SGD), torch.optim.SGD(list(b.parameters()), **SGD)
+        step = CapturedStep(mb, ob, s.precision, dev)
+        loss_diff = 0.0
+        for i in range(steps):
+            if i == steps // 2:
+                for o in (oa, ob):
+                    for g in o.param_groups:
+                        g["lr"] = SGD["lr"] / 2
+            img, lab = self.images[i % len(self.images)][None], self.labels(1, n_cls)
+            la, lb = train_step(ma, oa, img, lab, s.precision, dev), step(img, lab)
+            loss_diff = max(loss_diff, abs(float(la) - float(lb)))
+        rel = max(float((pa - pb).abs().max() / pa.abs().max())
+                  for pa, pb in zip(a.parameters(), b.parameters()))
+        return {"steps": steps, "graphs_captured": len(step.graphs), "params_max_rel_diff": rel,
+                "loss_max_abs_diff": loss_diff}
 
     def memory_check(self, n_cls: int) -> dict:
         """Library-only peak memory of a CoCoOp training step (batch 1) and an evaluation batch

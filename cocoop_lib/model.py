@@ -1,55 +1,74 @@
 """PromptedCLIP: frozen CLIP image and text towers around a prompt learner.
 
-Image features come from the frozen image encoder without autograd; logits are
-``logit_scale * cos(image feature, text feature of each class prompt)``.
+    p(y = i | x) = exp(s * cos(f(x), g(t_i(x)))) / sum_j exp(s * cos(f(x), g(t_j(x))))
+
+with f the frozen image encoder, g the frozen text encoder, t_i(x) the prompt of class i
+(CoCoOp: context v_m(x) = v_m + pi(x); CoOp and zero-shot: the same for every x) and s CLIP's
+logit scale. The text side runs through a prompt encoder: ``"plain"``
+(:class:`~cocoop_lib.prompt_encoders.PlainPromptEncoder`, the readable oracle) or ``"fast"``
+(:class:`~cocoop_lib.fast.FastPromptEncoder`, the default: the same function with exact speed-ups).
 """
 from __future__ import annotations
-
-from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from .backbone import Backbone
+from .frozen import hold_frozen
+from .prompt_encoders import PlainPromptEncoder
 from .text_encoder import PromptTextEncoder
+
+
+def shared_prefix_rows(learner: nn.Module) -> int:
+    """Rows every class prompt shares (SOS + M context vectors), 0 when there are none.
+
+    CoOp / CoCoOp with the class token at the end and one shared context start every prompt of an
+    image with the same 1 + M rows; zero-shot, class-specific context and the middle / front class
+    positions do not.
+    """
+    if getattr(learner, "class_token_position", None) != "end" or getattr(learner, "csc", True):
+        return 0
+    return 1 + int(learner.n_ctx)
+
+
+def cosine_logits(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+    """Cosines of unit features: (B, E) x (C, E) or (B, C, E) -> (B, C)."""
+    text_features = text_features.to(image_features.dtype)
+    if text_features.dim() == 2:
+        return image_features @ text_features.t()
+    return torch.einsum("be,bce->bc", image_features, text_features)
 
 
 class PromptedCLIP(nn.Module):
     """CLIP with learnable prompts.
 
     Args:
-        backbone: the frozen CLIP.
+        backbone: the frozen CLIP (held outside ``state_dict``).
         prompt_learner: a learner from :mod:`cocoop_lib.prompt_learners`.
-        class_chunk: for conditional learners, run the text encoder on at most this many classes
-            at a time (with activation checkpointing in training), so memory stays bounded for
-            many classes; None runs all classes in one call.
-
-    Exact speed-ups (same logits and gradients up to float rounding): the image encoder runs
-    without autograd; one text-encoder call covers many (image, class) prompts; prompts are cut to
-    their longest EOT (:class:`PromptTextEncoder`), in buckets of similar length
-    (``length_buckets``); rows shared by all classes (SOS + context) are computed once per image
-    (``share_prefix``).
+        class_chunk: fast encoder, conditional learners: at most this many classes per text-encoder
+            call (checkpointed in training), so memory stays bounded for many classes.
+        encoder: "fast" (default), "plain", or a prompt-encoder object.
     """
 
-    # Exact speed-ups that can be switched off (class attributes; the benchmark ablates them).
-    share_prefix = True    # run the SOS + context rows, shared by all classes, once per image
-    max_prompts = 4096     # conditional learners: at most this many (image, class) prompts at once
-    length_buckets = True  # group classes of similar prompt length into separate calls
-    min_bucket_prompts = 64          # ... each call with at least this many prompts (CPU)
-    min_bucket_prompts_cuda = 2048   # on a GPU, where small calls are launch-bound
-
-    def __init__(self, backbone: Backbone, prompt_learner: nn.Module, class_chunk: int | None = None):
+    def __init__(self, backbone: Backbone, prompt_learner: nn.Module,
+                 class_chunk: int | None = None, encoder="fast"):
         super().__init__()
-        # the frozen CLIP is not a submodule: state_dict() and parameters() hold only the learner
-        self.__dict__["clip"] = backbone.model
-        self.__dict__["backbone"] = backbone
+        hold_frozen(self, "clip", backbone.model)
+        hold_frozen(self, "backbone", backbone)
         self.prompt_learner = prompt_learner
         self.text_encoder = PromptTextEncoder(backbone.model)
         self.text_encoder.requires_grad_(False)
         self.logit_scale = float(backbone.model.logit_scale.exp())
         self.class_chunk = class_chunk
+        if encoder == "fast":
+            from .fast import FastPromptEncoder
+            encoder = FastPromptEncoder(self.text_encoder, class_chunk=class_chunk)
+        elif encoder == "plain":
+            encoder = PlainPromptEncoder(self.text_encoder)
+        elif isinstance(encoder, str):
+            raise ValueError(f"Unknown prompt encoder {encoder!r}; choose 'fast' or 'plain'.")
+        hold_frozen(self, "prompt_encoder", encoder)
 
     @property
     def conditional(self) -> bool:
@@ -61,112 +80,23 @@ class PromptedCLIP(nn.Module):
         dtype = self.clip.visual_projection.weight.dtype
         return F.normalize(self.clip.get_image_features(pixel_values=images.to(dtype)), dim=-1)
 
-    def _prefix_len(self) -> int:
-        """Rows every class prompt shares (SOS + M context vectors), 0 when there are none.
-
-        CoOp / CoCoOp with the class token at the end and one shared context start every prompt
-        of an image with the same 1 + M rows; zero-shot, class-specific context and the
-        middle / front class positions do not.
-        """
-        learner = self.prompt_learner
-        if (not self.share_prefix or getattr(learner, "class_token_position", None) != "end"
-                or getattr(learner, "csc", True)):
-            return 0
-        return 1 + int(learner.n_ctx)
-
-    def _flat_features(self, prompts: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
-        """One text-encoder call on all prompts: (G, K, L, D), eot (K,) -> (G, K, E)."""
-        groups, per_group = prompts.shape[:2]
-        flat = prompts.reshape(-1, *prompts.shape[2:])                # (G*K, L, D)
-        return self.text_encoder(flat, eot.repeat(groups)).view(groups, per_group, -1)
-
-    def _call_plan(self, eot: torch.Tensor, groups: int, chunk: int) -> tuple[list, torch.Tensor | None]:
-        """How to split the classes into text-encoder calls: ([(classes, eot, length)], inverse).
-
-        ``classes`` is None for one call over all classes in order, else an index tensor; ``length``
-        is the call's cut (its longest EOT + 1); ``inverse`` puts the concatenated call outputs back
-        in class order (None when they already are). With ``length_buckets`` classes are sorted by
-        EOT position and cut where the length changes once a call holds ``min_bucket_prompts``
-        prompts (``groups`` per class), so short prompts are not padded to the longest; no call
-        has more than ``chunk`` classes. Plans are cached per EOT buffer (the learner rebuilds it
-        when its class list changes), so a training step never waits on the GPU to plan.
-        """
-        if self.__dict__.get("_plan_eot") is not eot:
-            self.__dict__.update(_plan_eot=eot, _plan_eot_cpu=eot.cpu(), _plans={})
-        min_prompts = self.min_bucket_prompts_cuda if eot.is_cuda else self.min_bucket_prompts
-        key = (groups, chunk, bool(self.length_buckets), min_prompts)
-        if key in self._plans:
-            return self._plans[key]
-        lengths = self._plan_eot_cpu
-        n_cls, min_cls = len(lengths), -(-min_prompts // groups)                 # ceil
-        if n_cls <= chunk and (not self.length_buckets or n_cls < 2 * min_cls):
-            plan = ([(None, eot, int(lengths.max()) + 1)], None)
-        else:
-            order = (torch.argsort(lengths, stable=True) if self.length_buckets
-                     else torch.arange(n_cls))
-            sorted_lengths = lengths[order].tolist()
-            buckets, start = [], 0
-            for i in range(1, n_cls + 1):
-                new_length = (self.length_buckets and i < n_cls and i - start >= min_cls
-                              and sorted_lengths[i] != sorted_lengths[i - 1])
-                if i == n_cls or i - start == chunk or new_length:
-                    buckets.append(order[start:i])
-                    start = i
-            if (len(buckets) > 1 and len(buckets[-1]) < min_cls
-                    and len(buckets[-2]) + len(buckets[-1]) <= chunk):
-                buckets[-2:] = [torch.cat(buckets[-2:])]                       # no tiny last call
-            calls = [(b.to(eot.device), eot[b.to(eot.device)], int(lengths[b].max()) + 1)
-                     for b in buckets]
-            plan = (calls, torch.argsort(torch.cat(buckets)).to(eot.device))
-        self._plans[key] = plan
-        return plan
-
-    def _encode_prompts(self, prompts: torch.Tensor, eot: torch.Tensor, chunk: int) -> torch.Tensor:
-        """Text features (G, C, E) of prompts (G, C, L, D), at most ``chunk`` classes per call.
-
-        With a shared prefix the prefix rows go through the encoder once per group of prompts
-        (``forward_shared_prefix``); every call is cut to its own longest EOT (length buckets).
-        Calls run under activation checkpointing when gradients are on and ``chunk`` < C, so
-        training memory holds one chunk's activations at a time.
-        """
-        groups, n_cls = prompts.shape[:2]
-        prefix_len = self._prefix_len()
-        calls, inverse = self._call_plan(eot, groups, chunk)
-        if prefix_len and int(self._plan_eot_cpu.min()) < prefix_len:
-            raise ValueError(f"An EOT position lies inside the shared prefix ({prefix_len} rows).")
-        prompts = prompts[:, :, :max(c[2] for c in calls)]              # exact: causal attention
-        feats = []
-        for classes, e, length in calls:
-            p = prompts if classes is None else prompts[:, classes]     # (G, c, L, D)
-            if prefix_len:
-                fn = partial(self.text_encoder.forward_shared_prefix, length=length)
-                # prefix (G, P, D), suffix (G, c, S, D)
-                args = (prompts[:, 0, :prefix_len], p[:, :, prefix_len:length], e)
-            else:
-                fn, args = self._flat_features, (p[:, :, :length], e)
-            if torch.is_grad_enabled() and chunk < n_cls:
-                feats.append(checkpoint(fn, *args, use_reentrant=False))
-            else:
-                feats.append(fn(*args))                                 # (G, c, E)
-        out = torch.cat(feats, dim=1) if len(feats) > 1 else feats[0]
-        return out if inverse is None else out[:, inverse]              # call order -> class order
-
     def text_features(self, image_features: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised class text features: (C, E), or (B, C, E) for a conditional learner.
 
-        A conditional learner runs on groups of images holding at most ``max_prompts``
-        (image, class) prompts, so evaluation memory is bounded for any test batch and class count.
+        A conditional learner builds prompts for as many images at a time as the encoder takes
+        (``image_groups``), so evaluation memory is bounded for any test batch and class count.
         """
+        prefix = shared_prefix_rows(self.prompt_learner)
         if not self.conditional:
-            prompts, eot = self.prompt_learner(image_features)         # (C, L, D), (C,)
-            return F.normalize(self._encode_prompts(prompts[None], eot, len(eot))[0], dim=-1)
+            prompts, eot = self.prompt_learner(image_features)             # (C, L, D), (C,)
+            return F.normalize(self.prompt_encoder(prompts, eot, prefix), dim=-1)
         n_cls = len(self.prompt_learner.classnames)
-        group = max(1, self.max_prompts // n_cls)
+        group = self.prompt_encoder.image_groups(image_features.shape[0], n_cls)
         feats = []
         for start in range(0, image_features.shape[0], group):
             prompts, eot = self.prompt_learner(image_features[start:start + group])  # (b, C, L, D)
-            feats.append(self._encode_prompts(prompts, eot, self.class_chunk or n_cls))
-        return F.normalize(torch.cat(feats), dim=-1)                   # (B, C, E)
+            feats.append(self.prompt_encoder(prompts, eot, prefix))        # (b, C, E)
+        return F.normalize(torch.cat(feats), dim=-1)                       # (B, C, E)
 
     def logits_from_features(self, image_features: torch.Tensor,
                              text_features: torch.Tensor | None = None) -> torch.Tensor:
@@ -177,12 +107,10 @@ class PromptedCLIP(nn.Module):
         """
         if text_features is None:
             text_features = self.text_features(image_features if self.conditional else None)
-        text_features = text_features.to(image_features.dtype)
-        if text_features.dim() == 2:
-            return self.logit_scale * image_features @ text_features.t()
-        # (B, E) x (B, C, E) -> (B, C)
-        return self.logit_scale * torch.einsum("be,bce->bc", image_features, text_features)
+        return self.logit_scale * cosine_logits(image_features, text_features)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) for a batch of images (B, 3, H, W)."""
-        return self.logits_from_features(self.encode_images(images))
+        x = self.encode_images(images)                                   # (B, E), unit norm
+        t = self.text_features(x if self.conditional else None)          # (B, C, E) or (C, E)
+        return self.logit_scale * cosine_logits(x, t)                    # (B, C)

@@ -30,11 +30,15 @@ def weight_dtype(precision: str) -> torch.dtype:
     return torch.float16 if precision == "fp16-pure" else torch.float32
 
 
-def autocast_context(precision: str, device: str | torch.device):
-    """An autocast context for the bf16/fp16 modes, a no-op otherwise."""
+def autocast_context(precision: str, device: str | torch.device, cache_enabled: bool = True):
+    """An autocast context for the bf16/fp16 modes, a no-op otherwise.
+
+    ``cache_enabled=False`` inside CUDA-graph capture (autocast's weight-cast cache must not
+    outlive the capture).
+    """
     if precision in ("bf16", "fp16"):
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return torch.autocast(torch.device(device).type, dtype=dtype)
+        return torch.autocast(torch.device(device).type, dtype=dtype, cache_enabled=cache_enabled)
     return nullcontext()
 
 

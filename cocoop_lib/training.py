@@ -156,6 +156,8 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         history = state["history"]
         start_epoch = state["epoch"] + 1
     model.prompt_learner.train()
+    from .fast import make_step   # the per-batch step: captured and replayed on CUDA, else eager
+    step = make_step(model, optimizer, precision, device, scaler, log=print if progress else None)
     for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()
         lr = learning_rate(epoch, settings.epochs, settings.lr, settings.warmup_lr,
@@ -165,7 +167,7 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{settings.epochs}", leave=False, disable=not progress)
         for images, labels in bar:
-            loss = train_step(model, optimizer, images, labels, precision, device, scaler)
+            loss = step(images, labels)
             total += float(loss) * len(labels)
             count += len(labels)
         history["losses"].append(total / max(count, 1))

@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from benchmarks.faithful import (FaithfulTextEncoder, faithful_evaluate, faithful_model,  # noqa: E402
                                  faithful_train_step)
 from cocoop_lib.evaluation import accuracy_from_features  # noqa: E402
-from cocoop_lib.model import PromptedCLIP  # noqa: E402
+from cocoop_lib.fast import plan_calls  # noqa: E402
+from cocoop_lib.model import PromptedCLIP, shared_prefix_rows  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
 from cocoop_lib.text_encoder import eot_positions, tokenize  # noqa: E402
 from cocoop_lib.training import TrainSettings, train, train_step  # noqa: E402
@@ -56,12 +57,15 @@ def test_faithful_text_encoder_equals_hub_text_features(tiny_backbone):
 
 
 @pytest.mark.parametrize("method", ["cocoop", "coop"])
-@pytest.mark.parametrize("share_prefix, class_chunk", [(True, None), (False, None), (True, 4)])
-def test_same_logits_and_gradients_as_the_faithful_port(tiny_backbone, method, share_prefix,
-                                                        class_chunk):
+@pytest.mark.parametrize("encoder, share_prefix, class_chunk",
+                         [("fast", True, None), ("fast", False, None), ("fast", True, 4),
+                          ("plain", False, None)])
+def test_same_logits_and_gradients_as_the_faithful_port(tiny_backbone, method, encoder,
+                                                        share_prefix, class_chunk):
     learner = _learner(tiny_backbone, method)
-    model = PromptedCLIP(tiny_backbone, learner, class_chunk=class_chunk)
-    model.share_prefix = share_prefix
+    model = PromptedCLIP(tiny_backbone, learner, class_chunk=class_chunk, encoder=encoder)
+    if encoder == "fast":
+        model.prompt_encoder.share_prefix = share_prefix
     port = faithful_model(tiny_backbone, learner)   # the same parameters
     images, labels = torch.randn(3, 3, 32, 32), torch.tensor([0, 3, 5])
     results = []
@@ -96,7 +100,7 @@ def test_prompts_are_cut_and_the_prefix_is_shared(tiny_backbone):
     model = PromptedCLIP(tiny_backbone, learner)
     ids = tokenize(tiny_backbone.tokenizer, [f"a photo of a {n}." for n in NAMES], 77)
     cut = int(eot_positions(ids).max()) + 1
-    assert model._prefix_len() == 1 + learner.n_ctx == 5 and cut < 20   # not 77
+    assert shared_prefix_rows(learner) == 1 + learner.n_ctx == 5 and cut < 20   # not 77
     calls = _spy_calls(model)
     model(torch.randn(3, 3, 32, 32))
     # one call for the whole batch: 3 images x 5 prefix rows, 3 x 6 prompts of cut - 5 rows
@@ -109,7 +113,8 @@ def test_length_buckets_and_image_groups_give_the_same_logits_and_gradients(tiny
     results = []
     for buckets, max_prompts in ((False, 4096), (True, 12)):
         model = PromptedCLIP(tiny_backbone, learner)
-        model.length_buckets, model.min_bucket_prompts, model.max_prompts = buckets, 4, max_prompts
+        enc = model.prompt_encoder
+        enc.length_buckets, enc.min_bucket_prompts, enc.max_prompts = buckets, 4, max_prompts
         calls = _spy_calls(model)
         learner.zero_grad()
         logits = model(images)
@@ -124,9 +129,11 @@ def test_length_buckets_and_image_groups_give_the_same_logits_and_gradients(tiny
     assert (ga - gb).abs().max() <= 1e-5 * ga.abs().max()
 
 
-def test_same_20_step_training_trajectory_at_batch_1(tiny_backbone):
+@pytest.mark.parametrize("encoder", ["fast", "plain"])
+def test_same_20_step_training_trajectory_at_batch_1(tiny_backbone, encoder):
     ours, ref = _learner(tiny_backbone, "cocoop"), _learner(tiny_backbone, "cocoop")
-    model, port = PromptedCLIP(tiny_backbone, ours), faithful_model(tiny_backbone, ref)
+    model = PromptedCLIP(tiny_backbone, ours, encoder=encoder)
+    port = faithful_model(tiny_backbone, ref)
     opt_ours = torch.optim.SGD(ours.parameters(), **SGD)
     opt_ref = torch.optim.SGD(ref.parameters(), **SGD)
     start = _params(ref)
@@ -175,10 +182,13 @@ def test_library_training_loop_follows_the_faithful_trajectory(tiny_backbone):
         assert (_params(ours)[name] - p).abs().max() <= 1e-4, name
 
 
-def test_same_evaluation_accuracy_as_the_faithful_port(tiny_backbone):
+@pytest.mark.parametrize("encoder", ["fast", "plain"])
+def test_same_evaluation_accuracy_as_the_faithful_port(tiny_backbone, encoder):
     learner = _learner(tiny_backbone, "cocoop")
-    model, port = PromptedCLIP(tiny_backbone, learner), faithful_model(tiny_backbone, learner)
-    model.max_prompts = 10          # several image groups per test batch
+    model = PromptedCLIP(tiny_backbone, learner, encoder=encoder)
+    port = faithful_model(tiny_backbone, learner)
+    if encoder == "fast":
+        model.prompt_encoder.max_prompts = 10          # several image groups per test batch
     images, labels = torch.randn(30, 3, 32, 32), torch.randint(0, len(NAMES), (30,))
     with torch.no_grad():
         feats = model.encode_images(images)
@@ -199,7 +209,7 @@ def test_faithful_port_leaves_the_learner_state_alone(tiny_backbone):
 def test_a_new_class_list_gets_a_new_plan(tiny_backbone):
     learner = _learner(tiny_backbone, "cocoop")
     model = PromptedCLIP(tiny_backbone, learner)
-    model.min_bucket_prompts = 2                  # several length buckets
+    model.prompt_encoder.min_bucket_prompts = 2   # several length buckets
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         model(images)
@@ -225,3 +235,75 @@ def test_benchmark_dry_run_writes_its_report(tmp_path):
     assert row["classes"] == 5 and row["cut_length"] < 77
     assert {"train_speedup_b1", "eval_speedup_cached", "cocoop_b1_over_coop_b4"} <= set(row["ratios"])
     assert "| C |" in report["table"]
+
+
+@pytest.mark.parametrize("method, position, chunk", [("cocoop", "end", None), ("cocoop", "end", 2),
+                                                     ("coop", "end", None), ("coop", "middle", None),
+                                                     ("coop", "front", None), ("zeroshot", None, None)])
+def test_plain_and_fast_encoders_agree_on_logits_and_gradients(tiny_backbone, method, position,
+                                                               chunk):
+    from cocoop_lib.prompt_learners import ZeroShotPrompts
+    many = [f"{n} {i}" for i in range(4) for n in NAMES]             # 24 classes
+    torch.manual_seed(0)
+    if method == "zeroshot":
+        learner = ZeroShotPrompts(tiny_backbone, many)
+    elif method == "coop":
+        learner = CoOpPromptLearner(tiny_backbone, many, class_token_position=position)
+    else:
+        learner = CoCoOpPromptLearner(tiny_backbone, many)
+    images, labels = torch.randn(3, 3, 32, 32), torch.tensor([0, 7, 23])
+    out = []
+    for encoder in ("plain", "fast"):
+        model = PromptedCLIP(tiny_backbone, learner, class_chunk=chunk, encoder=encoder)
+        if encoder == "fast":
+            model.prompt_encoder.min_bucket_prompts = 4               # several length buckets
+        learner.zero_grad()
+        logits = model(images)
+        grads = {}
+        if method != "zeroshot":
+            F.cross_entropy(logits, labels).backward()
+            grads = {n: p.grad.clone() for n, p in learner.named_parameters()}
+        out.append((logits.detach(), grads))
+    (a, ga), (b, gb) = out
+    assert a.shape == (3, len(many))
+    assert (a - b).abs().max() <= 1e-5 * a.abs().max()
+    for name, g in ga.items():
+        assert g.abs().max() > 0 and (gb[name] - g).abs().max() <= 1e-4 * g.abs().max(), name
+
+
+def test_plan_calls_is_a_pure_partition_of_the_classes():
+    eot = torch.tensor([9, 5, 7, 5, 9, 6, 5, 12])
+    calls, inverse = plan_calls(eot, groups=1, chunk=3, buckets=True, min_prompts=2)
+    order = torch.cat([c for c, _ in calls])
+    assert sorted(order.tolist()) == list(range(8)) and all(len(c) <= 3 for c, _ in calls)
+    assert [length for _, length in calls] == [int(eot[c].max()) + 1 for c, _ in calls]
+    assert torch.equal(order[inverse], torch.arange(8))
+    assert plan_calls(eot, groups=1, chunk=8, buckets=False, min_prompts=2) == ([(None, 13)], None)
+
+
+@pytest.mark.parametrize("method", ["cocoop", "coop"])
+def test_restructured_step_gives_the_eager_trajectory_bit_for_bit(tiny_backbone, method):
+    """Static buffers + a tensor lr (run eagerly on the CPU) = train_step, over 20 steps with an
+    lr change, and after a state_dict round trip of the optimiser mid-way."""
+    from cocoop_lib.fast import CapturedStep
+    a, b = _learner(tiny_backbone, method), _learner(tiny_backbone, method)
+    ma, mb = PromptedCLIP(tiny_backbone, a), PromptedCLIP(tiny_backbone, b)
+    oa, ob = torch.optim.SGD(a.parameters(), **SGD), torch.optim.SGD(b.parameters(), **SGD)
+    step = CapturedStep(mb, ob, "fp32", "cpu", capture=False)
+    gen = torch.Generator().manual_seed(3)
+    for i in range(20):
+        if i == 10:
+            for o in (oa, ob):
+                for g in o.param_groups:
+                    g["lr"] = 0.013
+            state = copy.deepcopy(ob.state_dict())                # resume from a checkpoint
+            ob = torch.optim.SGD(b.parameters(), **SGD)
+            ob.load_state_dict(state)
+            step = CapturedStep(mb, ob, "fp32", "cpu", capture=False)
+        x = torch.randn(2, 3, 32, 32, generator=gen)
+        y = torch.randint(0, len(NAMES), (2,), generator=gen)
+        la, lb = train_step(ma, oa, x, y), step(x, y)
+        assert torch.equal(la, lb), i
+    for n, p in _params(a).items():
+        assert torch.equal(p, _params(b)[n]), n
+        assert (p - _learner(tiny_backbone, method).state_dict()[n]).abs().max() > 0
