@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
 from .model import PromptedCLIP
 from .precision import autocast_context, grad_scaler
+from .train_batches import EpochBatches, training_images
 
 
 def set_seed(seed: int) -> None:
@@ -54,6 +54,7 @@ class TrainSettings:
     warmup_lr: float = 1e-5
     precision: str = "fp32"
     device: str = "cpu"
+    pipeline: str = "auto"   # batches: "tensor" (decoded once, index loop), "pil" (DataLoader), "auto"
 
 
 def _rng_state() -> dict:
@@ -114,10 +115,9 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
                                 weight_decay=settings.weight_decay)
     scaler = grad_scaler(precision, device)
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
-    # Dassl drops the last incomplete batch when the set has at least one full batch
-    loader = DataLoader(train_set, batch_size=settings.batch_size, num_workers=0,
-                        sampler=RandomSampler(train_set, generator=generator),
-                        drop_last=len(train_set) >= settings.batch_size)
+    # same random streams and Dassl's drop_last rule on either pipeline (train_batches.py)
+    loader = EpochBatches(training_images(train_set, settings.pipeline), settings.batch_size,
+                          generator)
     history = {"losses": [], "lrs": [], "seconds": 0.0}
     start_epoch = 1
     ckpt = Path(checkpoint_path) if checkpoint_path else None
