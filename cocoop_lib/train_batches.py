@@ -23,13 +23,15 @@ MEMORY_LIMIT = 2 * 2**30       # "auto": the tensor path while the decoded set f
 
 
 def training_images(train_set, pipeline: str = "auto"):
-    """``train_set`` as the pipeline uses it: an ImageDataset becomes InMemoryImages for "tensor"
-    (and for "auto" when its recipe transform is the tensor path's and it fits MEMORY_LIMIT)."""
+    """``train_set`` as the pipeline uses it: an ImageDataset becomes InMemoryImages for "tensor";
+    for "auto" only a plain ImageDataset (a subclass may change what an item is) whose transform
+    the tensor path reproduces and whose decoded images fit MEMORY_LIMIT."""
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}.")
     if pipeline == "pil" or isinstance(train_set, InMemoryImages):
         return train_set
-    if not isinstance(train_set, ImageDataset):
+    if not isinstance(train_set, ImageDataset) or (pipeline == "auto"
+                                                    and type(train_set) is not ImageDataset):
         if pipeline == "tensor":
             raise ValueError("pipeline='tensor' needs an ImageDataset (or InMemoryImages); "
                              f"got {type(train_set).__name__}: use pipeline='pil'.")
