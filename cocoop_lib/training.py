@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
 from .model import PromptedCLIP
 from .errors import CheckpointError
+from .fast import make_step
 from .precision import autocast_context, grad_scaler
 from .records import torch_save_atomic
+from .train_batches import EpochBatches, training_images
 
 
 def set_seed(seed: int) -> None:
@@ -62,6 +63,7 @@ class TrainSettings:
     warmup_lr: float = 1e-5
     precision: str = "fp32"
     device: str = "cpu"
+    pipeline: str = "auto"   # batches: "tensor" (decoded once, index loop), "pil" (DataLoader), "auto"
 
 
 def _rng_state() -> dict:
@@ -139,10 +141,9 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
                                 weight_decay=settings.weight_decay)
     scaler = grad_scaler(precision, device)
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
-    # Dassl drops the last incomplete batch when the set has at least one full batch
-    loader = DataLoader(train_set, batch_size=settings.batch_size, num_workers=0,
-                        sampler=RandomSampler(train_set, generator=generator),
-                        drop_last=len(train_set) >= settings.batch_size)
+    # same random streams and Dassl's drop_last rule on either pipeline (train_batches.py)
+    loader = EpochBatches(training_images(train_set, settings.pipeline), settings.batch_size,
+                          generator)
     history = {"losses": [], "lrs": [], "seconds": 0.0}
     start_epoch = 1
     ckpt = Path(checkpoint_path) if checkpoint_path else None
@@ -156,8 +157,9 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         history = state["history"]
         start_epoch = state["epoch"] + 1
     model.prompt_learner.train()
-    from .fast import make_step   # the per-batch step: captured and replayed on CUDA, else eager
-    step = make_step(model, optimizer, precision, device, scaler, log=print if progress else None)
+    # the per-batch step: captured and replayed on CUDA, else the eager train_step above
+    step = make_step(model, optimizer, precision, device, scaler, log=print if progress else None,
+                     eager=train_step)
     for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()
         lr = learning_rate(epoch, settings.epochs, settings.lr, settings.warmup_lr,

@@ -169,7 +169,7 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_backbone, eurosat_
     from cocoop_lib.datasets import ImageDataset, load_dataset
     data = load_dataset("EuroSAT", eurosat_root)
     train_tf = image_transforms(32, (0.5, 1.0))[0]
-    settings = TrainSettings(epochs=3, batch_size=4, lr=0.1)
+    settings = TrainSettings(epochs=3, batch_size=4, lr=0.1, pipeline="pil")  # Crash: PIL path
 
     def fresh():
         torch.manual_seed(3)

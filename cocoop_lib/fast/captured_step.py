@@ -72,16 +72,20 @@ def restructured_step(model, optimizer: torch.optim.SGD, images: torch.Tensor,
 
 
 class EagerStep:
-    """The library's eager ``training.train_step`` (CPU, fp16 with a GradScaler, ...)."""
+    """The library's eager step ``eager`` (``training.train_step``: CPU, fp16 with a GradScaler, ...).
 
-    def __init__(self, model, optimizer, precision: str, device: str, scaler=None, reason: str = ""):
+    The plain step is passed in, so the speed engine does not import the training module.
+    """
+
+    def __init__(self, eager, model, optimizer, precision: str, device: str, scaler=None,
+                 reason: str = ""):
+        self.eager = eager
         self.model, self.optimizer, self.precision, self.device = model, optimizer, precision, device
         self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
         self.description = "eager training step" + (f" ({reason})" if reason else "")
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        from ..training import train_step
-        return train_step(self.model, self.optimizer, images, labels, self.precision, self.device,
+        return self.eager(self.model, self.optimizer, images, labels, self.precision, self.device,
                           self.scaler)
 
 
@@ -161,8 +165,10 @@ def capture_blocker(precision: str, device: str, scaler=None) -> str | None:
 
 
 def make_step(model, optimizer, precision: str = "fp32", device: str = "cpu", scaler=None,
-              captured: bool | None = None, log=print):
+              captured: bool | None = None, log=print, *, eager):
     """The training step for this run: ``step(images, labels) -> loss`` (0-dim tensor).
+
+    ``eager`` is the plain step (``training.train_step``) used wherever nothing is captured.
 
     ``captured=None`` (default): the captured step on CUDA where capture is possible, else the
     eager step; True/False forces the choice (True still falls back, with its reason, where
@@ -170,14 +176,14 @@ def make_step(model, optimizer, precision: str = "fp32", device: str = "cpu", sc
     """
     blocker = capture_blocker(precision, device, scaler)
     if captured is False:
-        step = EagerStep(model, optimizer, precision, device, scaler, "captured step switched off")
+        step = EagerStep(eager, model, optimizer, precision, device, scaler, "captured step switched off")
     elif blocker is None:
         try:
             step = CapturedStep(model, optimizer, precision, device)
         except ValueError as err:
-            step = EagerStep(model, optimizer, precision, device, scaler, str(err))
+            step = EagerStep(eager, model, optimizer, precision, device, scaler, str(err))
     else:
-        step = EagerStep(model, optimizer, precision, device, scaler, blocker)
+        step = EagerStep(eager, model, optimizer, precision, device, scaler, blocker)
     if log is not None:
         log(f"training path: {step.description}")
     return step
