@@ -18,6 +18,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .frozen import hold_frozen
 from .backbone import Backbone
 from .text_encoder import eot_positions, tokenize
 
@@ -40,7 +41,7 @@ class ZeroShotPrompts(nn.Module):
         self.tokenizer = backbone.tokenizer
         self.context_length = backbone.context_length
         # the backbone's frozen token table, kept out of this module's parameters and state_dict
-        self.__dict__["token_embedding"] = backbone.model.text_model.embeddings.token_embedding
+        hold_frozen(self, "token_embedding", backbone.model.text_model.embeddings.token_embedding)
         self.template = template
         self.set_classnames(classnames)
 
@@ -85,7 +86,7 @@ class CoOpPromptLearner(nn.Module):
         self.tokenizer = backbone.tokenizer
         self.context_length = backbone.context_length
         # the backbone's frozen token table, kept out of this module's parameters and state_dict
-        self.__dict__["token_embedding"] = backbone.model.text_model.embeddings.token_embedding
+        hold_frozen(self, "token_embedding", backbone.model.text_model.embeddings.token_embedding)
         self.class_token_position = class_token_position
         self.csc = csc
         dim = backbone.ctx_dim

@@ -14,18 +14,17 @@ import hashlib
 import json
 import os
 import resource
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from . import claims
-from .backbone import (DEFAULT_BACKBONE, Backbone, check_weights_file, file_sha256,
-                       image_transforms, load_backbone, resolve_backbone_folder)
-from .datasets import (DataError, ImageDataset, get_spec, load_dataset, require_images,
-                       sample_few_shot, subsample_classes)
+from .backbone import DEFAULT_BACKBONE, Backbone, image_transforms, load_backbone
+from .datasets import ImageDataset, get_spec, require_images, sample_few_shot, subsample_classes
+from .identity import (backbone_sha256, checkpoint_file, data_identity,  # noqa: F401
+                       load_run_dataset, run_data, run_identity, stale_reason)
 from .evaluation import accuracy_from_features, features_key, harmonic_mean, image_features
 from .model import PromptedCLIP
 from .precision import resolve_precision, weight_dtype
@@ -187,100 +186,9 @@ def get_backbone(source: str, device: str, precision: str) -> Backbone:
     return _BACKBONES[key]
 
 
-def backbone_sha256(source: str) -> str:
-    """sha256 of the weight file ``source`` resolves to (cached; no model is loaded)."""
-    return file_sha256(check_weights_file(resolve_backbone_folder(source)))
-
-
 def record_path(config: RunConfig) -> Path:
     c = config.resolved()
     return Path(c.output_dir) / "records" / f"{c.run_name()}.json"
-
-
-# ----------------------------------------------------------------------------- data identity
-
-_DATA_CACHE: dict[tuple, object] = {}
-
-
-def _data_signature(name: str, root: str | None) -> tuple:
-    """What a dataset's loaded splits depend on cheaply: its folder's and split file's stat."""
-    spec = get_spec(name)
-    ddir = spec.dataset_dir(root if root is not None else (spec.default_root or ""))
-    sig = [name, str(root), ddir]
-    for p in (ddir, os.path.join(ddir, spec.split_file) if spec.split_file else None):
-        try:
-            st = os.stat(p) if p else None
-            sig.append((st.st_size, st.st_mtime_ns) if st else None)
-        except OSError:
-            sig.append(None)
-    return tuple(sig)
-
-
-def load_run_dataset(name: str, root: str | None):
-    """``load_dataset(name, root)``, reused within a process while its files are unchanged."""
-    key = _data_signature(name, root)
-    if key not in _DATA_CACHE:
-        _DATA_CACHE[key] = load_dataset(name, root)
-    return _DATA_CACHE[key]
-
-
-def data_identity(splits) -> dict:
-    """Identity of a dataset's data: the split file's sha256 and a hash of its image list
-    (relative paths, labels and class names of train/val/test; no pixels are read)."""
-    base = splits.dataset_dir or ""
-    h = hashlib.sha256()
-    for part in (splits.train, splits.val, splits.test):
-        for d in part:
-            h.update(f"{os.path.relpath(d.impath, base) if base else d.impath}\t{d.label}\t"
-                     f"{d.classname}\n".encode())
-        h.update(b"--\n")
-    return {"split_sha256": splits.source_sha256, "images_sha256": h.hexdigest(),
-            "n_images": [len(splits.train), len(splits.val), len(splits.test)]}
-
-
-def run_data(c: RunConfig) -> dict:
-    """{dataset name: its splits} for the training dataset and every evaluation target."""
-    names = [c.dataset] + [t.split(":")[0] for t in c.eval_on]
-    return {n: load_run_dataset(n, c.data_root) for n in dict.fromkeys(names)}
-
-
-def run_identity(c: RunConfig, data: dict | None = None) -> dict:
-    """What a record and its checkpoint depend on beyond the config: weights, data, recipe."""
-    data = run_data(c) if data is None else data
-    return {"weights_sha256": backbone_sha256(c.backbone),
-            "data": {n: data_identity(s) for n, s in data.items()},
-            "recipe": json.loads(json.dumps(get_recipe(c.recipe, c.backbone).as_dict()))}
-
-
-def _identity_digest(identity: dict) -> str:
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-
-
-def checkpoint_file(output_dir: str | Path, name: str, identity: dict) -> Path:
-    """THE checkpoint name of a run: keyed by its weights and by its data and recipe, so a
-    checkpoint is never resumed on other weights, data or recipe."""
-    return (Path(output_dir) / "checkpoints"
-            / f"{name}-{identity['weights_sha256'][:8]}-{_identity_digest(identity)}.pt")
-
-
-def stale_reason(record: dict, identity: dict) -> str | None:
-    """Why ``record`` does not belong to ``identity`` (weights, data, recipe), or None."""
-    if record.get("backbone", {}).get("weights_sha256") != identity["weights_sha256"]:
-        return "the backbone's weights changed (weights sha256 differs)"
-    old = record.get("data_identity")
-    if old is None:
-        return "the record does not say which data it was made on (written by an older version)"
-    for name, now in identity["data"].items():
-        then = old.get(name)
-        if then is None:
-            return f"it has no data identity for {name}"
-        if then.get("split_sha256") != now["split_sha256"]:
-            return f"the split file of {name} changed (sha256 differs)"
-        if then.get("images_sha256") != now["images_sha256"]:
-            return f"the image list of {name} changed"
-    if record.get("recipe") != identity["recipe"]:
-        return f"the library's {identity['recipe'].get('name')} recipe changed"
-    return None
 
 
 def find_record(config: RunConfig) -> dict | None:

@@ -212,7 +212,18 @@ def test_killed_worker_is_taken_over_and_resumes(tmp_path):
     assert "stale claim" in status.stdout         # the dead worker's claim is not shown as live
 
 
-def test_failed_run_does_not_stop_the_rest_and_retry(tmp_path):
+def test_failed_run_does_not_stop_the_rest_and_retry(tmp_path, monkeypatch):
+    import cocoop_lib.runs as runs_module
+
+    attempts = {}
+    real_run = runs_module.run
+
+    def counting_run(config, *args, **kwargs):
+        name = config.resolved().run_name()
+        attempts[name] = attempts.get(name, 0) + 1
+        return real_run(config, *args, **kwargs)
+
+    monkeypatch.setattr(runs_module, "run", counting_run)
     good = RunConfig(dataset="MiniDigits", method="zeroshot", output_dir=str(tmp_path), device="cpu")
     bad = RunConfig(dataset="MiniFashion", method="zeroshot", output_dir=str(tmp_path), device="cpu",
                     data_root=str(tmp_path / "nowhere"))
@@ -222,9 +233,9 @@ def test_failed_run_does_not_stop_the_rest_and_retry(tmp_path):
     marker = json.loads(workers.failed_path(bad).read_text())
     assert "nowhere" in marker["error"] and record_path(good).exists()
     assert workers.work([bad], poll_s=0.1, log=lines.append)["failed"] == 1   # not retried
-    assert len(runs_started(tmp_path)) == 2
+    assert attempts == {bad.resolved().run_name(): 1, good.resolved().run_name(): 1}
     workers.work([bad], retry_failed=True, poll_s=0.1, log=lines.append)    # retried
-    assert runs_started(tmp_path)[bad.resolved().run_name()] == 2
+    assert attempts[bad.resolved().run_name()] == 2
 
 
 def test_status_force_and_damaged_record(inline_ref, tmp_path):
