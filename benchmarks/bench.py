@@ -14,6 +14,11 @@ from the cost model of docs/performance.md. Results go to a JSON file and a prin
 Model: random weights in ViT-B/16's shape (text width 512, 8 heads, context 77, vocab 49408;
 vision width 768, 12 heads, 224 px, patch 16; embed 512); ``--layers`` sets the depth of both towers
 (12 = ViT-B/16; fewer keep the image/text cost balance and every per-layer ratio).
+
+Layers: ``cost_model.py`` (FLOPs, bf16 peaks), ``synthetic.py`` (the random ViT-B/16-shaped CLIP,
+class names), ``timing.py`` (interleaved timing, memory), ``report.py`` (environment, the claims'
+thresholds as data, summary, table); this file holds the settings, the measurements (``Bench``)
+and the CLI, and re-exports the public names of the others.
 """
 from __future__ import annotations
 
@@ -21,14 +26,11 @@ import argparse
 import copy
 import json
 import os
-import platform
-import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")          # the library's progress bars
@@ -37,209 +39,27 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import TensorDataset  # noqa: E402
-from transformers import CLIPConfig, CLIPModel, CLIPTokenizer  # noqa: E402
 
+from benchmarks.cost_model import (BACKWARD_FACTOR, IMAGE_GFLOPS_B16, PEAK_BF16_TFLOPS,  # noqa: E402,F401
+                                   device_peak, executed_text_gflops, peak_bf16_tflops,
+                                   shared_prefix_gflops, text_gflops)
 from benchmarks.faithful import faithful_evaluate, faithful_model, faithful_train_step  # noqa: E402
-from cocoop_lib.backbone import CLIP_TOKENIZER_DIR, Backbone  # noqa: E402
+from benchmarks.report import CLAIMS, claims, environment, summary, table  # noqa: E402,F401
+from benchmarks.synthetic import class_names, vit_b16_shaped_backbone  # noqa: E402
+from benchmarks.timing import Path_, SavedActivations, run_interleaved, sync  # noqa: E402,F401
+from cocoop_lib.backbone import Backbone  # noqa: E402
 from cocoop_lib.evaluation import accuracy_from_features, image_features  # noqa: E402
-from cocoop_lib.fast import CapturedStep, make_step, plan_calls  # noqa: E402
+from cocoop_lib.fast import CapturedStep, make_step  # noqa: E402
 from cocoop_lib.model import PromptedCLIP, shared_prefix_rows  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
 from cocoop_lib.training import train_step  # noqa: E402
 
+
 ROOT = Path(__file__).resolve().parents[1]
 SGD = dict(lr=0.002, momentum=0.9, weight_decay=5e-4)     # the protocol's optimiser
 
-# ------------------------------------------------------------------------------- cost model
-IMAGE_GFLOPS_B16 = 35.1        # ViT-B/16 image encoder forward at 224 px (12 layers)
-BACKWARD_FACTOR = 2.02         # training step text cost / forward cost (frozen weights)
 # replayed vs eager 20-step trajectory: max relative parameter difference allowed per precision
 TRAJECTORY_TOLERANCE = {"fp32": 1e-5, "bf16": 2e-2}
-
-# Dense bf16 tensor-core peaks (TFLOP/s) by device-name fragment, most specific first.
-PEAK_BF16_TFLOPS = [("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0),
-                    ("GH200", 989.0), ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0),
-                    ("A10G", 70.0), ("A10", 125.0), ("V100", 125.0), ("T4", 65.0)]
-
-
-def text_gflops(length: int, width: int = 512, layers: int = 12) -> float:
-    """Cost-model forward FLOPs of one prompt of ``length`` tokens (2 x MACs), in GFLOPs."""
-    return layers * (2 * length * 12 * width ** 2 + 4 * length ** 2 * width) / 1e9
-
-
-def shared_prefix_gflops(prefix: int, suffix: int, n_cls: int, width: int = 512,
-                         layers: int = 12) -> float:
-    """FLOPs the shared-prefix encoder executes for one image's C prompts (forward), in GFLOPs.
-
-    Row-wise parts on P + C * S rows; attention: the prefix on itself, each suffix on P + S keys.
-    """
-    rows = prefix + n_cls * suffix
-    attention = 4 * width * (prefix ** 2 + n_cls * suffix * (prefix + suffix))
-    return layers * (24 * width ** 2 * rows + attention) / 1e9
-
-
-def executed_text_gflops(model: PromptedCLIP, groups: int, layers: int, width: int = 512) -> float:
-    """Text FLOPs per image (forward) the library really executes for its class list, from its call
-    plan: each call's prefix rows once, its K prompts cut to the call's own length."""
-    eot = model.prompt_learner.eot
-    n_cls = len(eot)
-    enc = model.prompt_encoder
-    min_prompts = enc.min_bucket_prompts_cuda if eot.is_cuda else enc.min_bucket_prompts
-    calls, _ = plan_calls(eot.cpu(), groups, model.class_chunk or n_cls, enc.length_buckets,
-                          min_prompts)
-    prefix = shared_prefix_rows(model.prompt_learner) if enc.share_prefix else 0
-    total = 0.0
-    for classes, length in calls:
-        k = n_cls if classes is None else len(classes)
-        total += (shared_prefix_gflops(prefix, length - prefix, k, width, layers) if prefix
-                  else k * text_gflops(length, width, layers))
-    return total
-
-
-def peak_bf16_tflops(device_name: str) -> float | None:
-    """Dense bf16 peak of a device by its name; None where the name is not in the table."""
-    for fragment, peak in PEAK_BF16_TFLOPS:
-        if fragment.lower() in device_name.lower():
-            return peak
-    return None
-
-
-def device_peak(s) -> tuple[str, float | None]:
-    """(device name, bf16 peak TFLOP/s or None): ``--peak-tflops`` wins over the table."""
-    name = (torch.cuda.get_device_name() if s.device.startswith("cuda")
-            else platform.processor() or "cpu")
-    return name, s.peak_tflops or peak_bf16_tflops(name)
-
-
-# ------------------------------------------------------------------------------- the model
-def vit_b16_shaped_backbone(layers: int, device: str, seed: int = 0) -> Backbone:
-    """A random CLIP in ViT-B/16's shape with ``layers`` blocks per tower (random weights time
-    the same as real ones)."""
-    torch.manual_seed(seed)
-    config = CLIPConfig(
-        text_config=dict(vocab_size=49408, hidden_size=512, intermediate_size=2048,
-                         num_hidden_layers=layers, num_attention_heads=8,
-                         max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407,
-                         pad_token_id=49407),
-        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=layers,
-                           num_attention_heads=12, image_size=224, patch_size=16),
-        projection_dim=512)
-    model = CLIPModel._from_config(config, attn_implementation="sdpa")
-    model.eval().requires_grad_(False).to(device)
-    tokenizer = CLIPTokenizer.from_pretrained(CLIP_TOKENIZER_DIR)
-    return Backbone(model=model, tokenizer=tokenizer, source=f"random-vit-b16-shaped-{layers}l",
-                    weights_path="", weights_sha256="", is_mini=False)
-
-
-# single-token words of CLIP's BPE vocabulary; class names are drawn from them
-WORDS = ("red blue green black white small large little big old new wild sea river lake forest "
-         "mountain house road car bird fish cat dog horse tree flower leaf rock sand snow water "
-         "fire stone glass wood paper table chair door window book cup bottle ship boat train plane "
-         "bridge tower church garden field farm island beach desert city street park shop market "
-         "bread cake apple orange lemon rice soup cheese").split()
-# name lengths in tokens: about ImageNet's ("a photo of a {}." is 9 tokens on average)
-NAME_TOKENS = {1: 0.40, 2: 0.30, 3: 0.17, 4: 0.08, 5: 0.03, 6: 0.02}
-
-
-def class_names(n_cls: int, tokenizer) -> list[str]:
-    """``n_cls`` deterministic names of 1-6 one-token words (mean 2.1 tokens).
-
-    The first name always has the longest length (6 tokens; 11 from 500 classes on, like ImageNet's
-    longest), so the library's cut length is the worst case for its class count.
-    """
-    words = [w for w in WORDS if len(tokenizer(w)["input_ids"]) == 3]
-    rng = random.Random(n_cls)
-    lengths = rng.choices(list(NAME_TOKENS), weights=list(NAME_TOKENS.values()), k=n_cls)
-    lengths[0] = 11 if n_cls >= 500 else 6
-    return [" ".join(rng.choice(words) for _ in range(k)) for k in lengths]
-
-
-# ------------------------------------------------------------------------------- measurement
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-class SavedActivations:
-    """Bytes of the distinct storages autograd saves for backward (the activation memory of a
-    training step), ignoring the given frozen tensors (weights, buffers)."""
-
-    def __init__(self, ignore: list[torch.Tensor]):
-        self.ignore = {t.untyped_storage().data_ptr() for t in ignore}
-        self.storages: dict[int, int] = {}
-
-    def pack(self, t: torch.Tensor):
-        s = t.untyped_storage()
-        if s.data_ptr() not in self.ignore:
-            self.storages[s.data_ptr()] = s.nbytes()
-        return t
-
-    def __enter__(self):
-        self._ctx = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._ctx.__exit__(*exc)
-
-    @property
-    def mib(self) -> float:
-        return sum(self.storages.values()) / 2**20
-
-
-@dataclass
-class Path_:
-    """One timed path: ``fn`` runs it once; ``items`` = images it processes per call."""
-
-    fn: object
-    items: int
-    train: bool = False
-    prime: object = None              # run once, untimed, before round 0 (a graph's capture)
-    samples: list = field(default_factory=list)
-    memory_mib: float | None = None
-    memory_total_mib: float | None = None   # CUDA: peak allocated in all, weights included
-
-
-def run_interleaved(paths: dict[str, Path_], repeats: int, device: str, frozen: list,
-                    warm_threshold_s: float = 2.0) -> None:
-    """Time every path ``repeats`` times, round-robin. Round 0 is a warm-up (and measures memory:
-    the CUDA peak, or on CPU the activations saved for backward); on CPU a warm-up slower than
-    ``warm_threshold_s`` counts as a sample (one-off costs are then negligible)."""
-    if device.startswith("cuda"):
-        warm_threshold_s = float("inf")
-    for name, p in paths.items():
-        prime = p.prime or (lambda: None)
-        if device.startswith("cuda"):
-            sync(device)
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            prime()                                    # its memory (a graph's pool) counts
-            t = _timed(p.fn, device)
-            p.memory_mib = (torch.cuda.max_memory_allocated() - base) / 2**20
-            p.memory_total_mib = torch.cuda.max_memory_allocated() / 2**20
-        elif p.train:
-            with SavedActivations(frozen) as saved:
-                prime()
-                t = _timed(p.fn, device)
-            p.memory_mib = saved.mib
-        else:
-            prime()
-            t = _timed(p.fn, device)
-        if t >= warm_threshold_s:
-            p.samples.append(t)
-    while any(len(p.samples) < repeats for p in paths.values()):
-        for p in paths.values():
-            if len(p.samples) < repeats:
-                p.samples.append(_timed(p.fn, device))
-
-
-def _timed(fn, device: str) -> float:
-    sync(device)
-    start = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - start
-
 
 # ------------------------------------------------------------------------------- settings
 @dataclass
@@ -606,122 +426,6 @@ class Bench:
                                       else "activations saved for backward (train), none (eval)"),
                 "fits_budget": {k: (v is None or v <= budget) for k, v in used.items()},
                 "seconds": {k: statistics.median(p.samples) for k, p in paths.items()}}
-
-
-# ------------------------------------------------------------------------------- report
-def environment(s: Settings) -> dict:
-    env = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
-           "platform": platform.platform(), "cpu_threads": torch.get_num_threads(),
-           "load_average_start": os.getloadavg()}
-    try:
-        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True,
-                                           capture_output=True).stdout.strip()
-    except OSError:
-        pass
-    if s.device.startswith("cuda"):
-        env.update(device_name=torch.cuda.get_device_name(), cuda=torch.version.cuda,
-                   cudnn=torch.backends.cudnn.version(),
-                   device_memory_gib=torch.cuda.get_device_properties(0).total_memory / 2**30,
-                   peak_bf16_tflops=device_peak(s)[1])
-    else:
-        env["device_name"] = device_peak(s)[0]
-    return env
-
-
-# The issue's acceptance numbers: (presets, claim, C, (section, key) of that C's row, op, target);
-# "{b}" is the CoOp batch. Checked only where measured.
-CLAIMS = [
-    (("cpu", "cpu-quick"), "CPU, C=100, batch 1: training step speed-up vs faithful", 100,
-     ("ratios", "train_speedup_b1"), ">=", 4),
-    (("cpu", "cpu-quick"), "CPU, C=100: evaluation images/s vs faithful (cached image features)", 100,
-     ("ratios", "eval_speedup_cached"), ">=", 10),
-    (("gpu",), "GPU, C=100, batch 1: training step (default path) speed-up vs faithful", 100,
-     ("ratios", "train_speedup_b1"), ">=", 10),
-    (("gpu",), "GPU, C=100: evaluation images/s vs faithful (cached image features)", 100,
-     ("ratios", "eval_speedup_cached"), ">=", 20),
-    (("gpu",), "GPU, C=500, batch 1: text-side fraction of bf16 peak (cost model)", 500,
-     ("fraction_of_bf16_peak", "text_train_b1_cost_model"), ">=", 0.30),
-    (("cpu", "cpu-quick", "gpu"), "C=100: CoCoOp (batch 1) / CoOp (batch {b}) training time per image",
-     100, ("ratios", "cocoop_b1_over_coop_b{b}"), "<=", 10),
-]
-
-
-def claims(s: Settings, rows: list[dict], memory: dict | None = None,
-           trajectory: dict | None = None) -> list[dict]:
-    """The issue's acceptance numbers (CLAIMS, the memory budget, the trajectory tolerance),
-    checked against this run (only where measured)."""
-    by_c = {r["classes"]: r for r in rows}
-    out = []
-
-    def check(what, value, op, threshold):
-        if value is not None:
-            ok = value >= threshold if op == ">=" else value <= threshold
-            out.append({"claim": what, "value": round(float(value), 6), "target": f"{op} {threshold}",
-                        "met": bool(ok)})
-
-    for presets, what, n_cls, (section, key), op, target in CLAIMS:
-        if s.preset in presets:
-            value = by_c.get(n_cls, {}).get(section, {}).get(key.format(b=s.coop_batch))
-            check(what.format(b=s.coop_batch), value, op, target)
-    if memory:
-        budget = memory["budget_gib"] * 1024
-        for k, mib in memory["memory_total_mib"].items():
-            check(f"C={memory['classes']}: {k} peak memory (MiB, total allocated) within "
-                  f"{memory['budget_gib']:g} GiB", mib, "<=", budget)
-    if trajectory:
-        check(f"replayed vs eager {trajectory['steps']}-step trajectory at C={trajectory['classes']}: "
-              "max relative parameter difference", trajectory["params_max_rel_diff"], "<=",
-              trajectory["tolerance_rel"])
-    return out
-
-
-def summary(s: Settings, rows: list[dict]) -> dict:
-    """Per class count, the four numbers the GPU check reports (None where not measured)."""
-    coop = "cocoop_b1_over_coop_b%d" % s.coop_batch
-    return {str(r["classes"]): {
-        "train_speedup_b1": r["ratios"].get("train_speedup_b1"),
-        "eval_speedup_cached": r["ratios"].get("eval_speedup_cached"),
-        coop: r["ratios"].get(coop),
-        "text_fraction_of_bf16_peak": r["fraction_of_bf16_peak"].get("text_train_b1_cost_model")}
-        for r in rows}
-
-
-def table(s: Settings, rows: list[dict]) -> str:
-    """The printed table (markdown)."""
-    coop = "coop_b%d" % s.coop_batch
-    head = ["C", "L cut", "train b1 faithful s", "train b1 ours s", "train speed-up",
-            "eval img/s faithful", "eval img/s ours (cached / cold)", "eval speed-up (cached / cold)",
-            f"CoCoOp b1 / CoOp b{s.coop_batch} per image (ours / faithful (cost model))",
-            "peak memory faithful / ours MiB" if s.device.startswith("cuda")
-            else "act. memory faithful / ours MiB",
-            "prefix-sharing gain"]
-    if s.headroom_batch:
-        head.append(f"headroom b{s.headroom_batch} vs faithful b1")
-    if s.preset == "gpu":
-        head.append("text TFLOP/s (frac. of bf16 peak)")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    fmt = lambda v, spec=".3g": "-" if v is None else format(v, spec)
-    for r in rows:
-        st, ips, ra, mem = r["seconds_per_step"], r["eval_images_per_s"], r["ratios"], r["memory_mib"]
-        cells = [str(r["classes"]), str(r["cut_length"]), fmt(st.get("faithful_cocoop_b1")),
-                 fmt(st["cocoop_b1"]), fmt(ra.get("train_speedup_b1"), ".1f") + "x"
-                 if "train_speedup_b1" in ra else "-",
-                 fmt(ips["faithful"]), f"{fmt(ips['cached'])} / {fmt(ips['cold'])}",
-                 f"{ra['eval_speedup_cached']:.1f}x / {ra['eval_speedup_cold']:.1f}x",
-                 f"{ra['cocoop_b1_over_coop_b%d' % s.coop_batch]:.1f}x / "
-                 + fmt(ra.get("faithful_cocoop_b1_over_faithful_coop_b%d" % s.coop_batch), ".1f")
-                 + f" (model {ra['cost_model_cocoop_b1_over_coop_b%d' % s.coop_batch]:.1f})",
-                 f"{fmt(mem.get('faithful_cocoop_b1'), '.0f')} / {fmt(mem['cocoop_b1'], '.0f')}",
-                 f"{ra['prefix_sharing_gain_b1']:.2f}x"]
-        if s.headroom_batch:
-            cells.append(fmt(ra.get(f"headroom_cocoop_b{s.headroom_batch}_speedup_vs_faithful_b1"),
-                             ".1f"))
-        if s.preset == "gpu":
-            t = r["achieved_tflops"]["text_train_b1_cost_model"]
-            frac = r.get("fraction_of_bf16_peak", {}).get("text_train_b1_cost_model")
-            cells.append(f"{fmt(t)} ({fmt(frac, '.0%')})")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
