@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +159,9 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         start_epoch = state["epoch"] + 1
     model.prompt_learner.train()
     # the per-batch step: captured and replayed on CUDA, else the eager train_step above
-    step = make_step(model, optimizer, precision, device, scaler, log=print if progress else None,
-                     eager=train_step)
+    step = make_step(model, optimizer, precision, device, scaler, eager=train_step,
+                     log=(lambda line: print(line, file=sys.stderr)) if progress else None)
+    history["training_path"] = step.description      # which step ran is part of the record
     for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()
         lr = learning_rate(epoch, settings.epochs, settings.lr, settings.warmup_lr,

@@ -165,6 +165,9 @@ def ablation_display(ab: pd.DataFrame, caption: str = "Parameter-count ablation 
     }, index=avg.index)
     nums = pd.DataFrame(np.nan, index=text.index, columns=text.columns)
     nums["new − ctx=4"] = avg.d_new_vs_ctx4          # a within-world difference: coloured
+    # variants as columns, quantities as rows: three narrow columns fit any page
+    text, nums = text.T, nums.T
+    text.columns.name = nums.columns.name = None
     return _styled(text, nums, caption + " (params: trainable; paper: CLIP ViT-B/16)", "table-ablation")
 
 
