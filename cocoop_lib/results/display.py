@@ -44,8 +44,11 @@ def _diff_colour(v) -> str:
     return f"background-color: rgba({rgb},{alpha:.2f}); font-weight: bold"
 
 
-def _styled(text: pd.DataFrame, colour_by: pd.DataFrame | None, caption: str, table_id: str):
-    """A Styler of ``text``; cells coloured by the numbers in ``colour_by`` (same shape, NaN: none)."""
+def _styled(text: pd.DataFrame, colour_by: pd.DataFrame | None, caption: str, table_id: str,
+            wrap: bool = False):
+    """A Styler of ``text``; cells coloured by the numbers in ``colour_by`` (same shape, NaN: none).
+
+    Numbers never wrap; ``wrap=True`` lets text cells (names, paths) wrap inside the page."""
     styler = text.style
     if colour_by is not None:
         styler = styler.apply(lambda _: colour_by.map(_diff_colour).reindex_like(text).fillna(""),
@@ -54,8 +57,10 @@ def _styled(text: pd.DataFrame, colour_by: pd.DataFrame | None, caption: str, ta
     styler = styler.set_table_attributes(f'class="{TABLE_CLASS}" id="{table_id}"')
     return styler.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"},
-        {"selector": "td", "props": "text-align: right; white-space: nowrap; "
-                                    "font-variant-numeric: tabular-nums; padding: 0 .6em"},
+        {"selector": "td", "props": ("text-align: left; white-space: normal; overflow-wrap: anywhere; "
+                                     "padding: 0 .6em") if wrap else
+                                    ("text-align: right; white-space: nowrap; "
+                                     "font-variant-numeric: tabular-nums; padding: 0 .6em")},
         {"selector": "th", "props": "text-align: left; padding: 0 .6em"}]).set_uuid(table_id)
 
 
@@ -212,4 +217,4 @@ def settings_display(records: list[dict], caption: str = "Where these numbers ca
     text = df.astype(str).T
     text.columns = [f"setting {i + 1}" for i in range(text.shape[1])]
     text.index.name = "field"
-    return _styled(text, None, caption, "table-settings")
+    return _styled(text, None, caption, "table-settings", wrap=True)
