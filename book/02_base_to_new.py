@@ -91,8 +91,9 @@ records = run_many(configs)
 # ## Table 1
 #
 # For every dataset: our mean ± standard deviation over seeds, the paper's number (CLIP ViT-B/16
-# on the real dataset, where there is one to compare with), and the difference, coloured green
-# where ours is higher and red where it is lower. $H$ is computed from the seed means of base and
+# on the real dataset, where there is one to compare with) and, only where the setting is the
+# paper's (real CLIP on the real dataset), ours minus the paper's, coloured green where ours is
+# higher and red where it is lower. $H$ is computed from the seed means of base and
 # new; the average row is the mean over datasets of base and new, and $H$ of those two means.
 
 # %%
