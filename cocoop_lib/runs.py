@@ -347,7 +347,6 @@ def run_many(configs, *, verbose: bool = True) -> list[dict]:
     records = []
     t0 = time.perf_counter()
     for i, config in enumerate(configs, 1):
-        config = config[1] if isinstance(config, tuple) else config
         reused = find_record(config) is not None
         record = run(config, progress=False)
         record["_reused"] = reused
