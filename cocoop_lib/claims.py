@@ -20,6 +20,8 @@ O_EXCL. The run itself resumes from its epoch checkpoint, so taking over loses a
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -199,10 +201,12 @@ def try_claim(output_dir: str | Path, run_name: str, *, worker: str | None = Non
               stale_after: float | None = None, heartbeat_s: float = HEARTBEAT_S) -> Claim | None:
     """Claim ``run_name`` for this process, or return None if a live process holds it.
 
-    A stale claim (see :func:`is_stale`) is taken over by whoever first creates the takeover lock
-    ``claims/<run>.json.takeover`` (O_EXCL): it checks the claim again, renames it away and
-    creates a new claim with O_EXCL. Processes that do not get the lock never move a claim, so a
-    live claim is never moved and at most one process holds a run.
+    A stale claim (see :func:`is_stale`) is taken over only under the directory's takeover lock,
+    an ``flock`` on ``claims/.takeover.lock``: the holder checks the claim again, renames it away
+    and creates a new claim with O_EXCL. Processes that do not get the lock never move a claim,
+    so a live claim is never moved and at most one process holds a run. The kernel drops an
+    ``flock`` when its holder dies, so a crash mid-takeover leaves no lock to clean up (an
+    existence-based lock needs a staleness rule, and deleting a "stale" lock races with a new one).
     """
     path = claim_path(output_dir, run_name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,14 +218,7 @@ def try_claim(output_dir: str | Path, run_name: str, *, worker: str | None = Non
         return None                    # being written right now by its creator
     if not is_stale(info, stale_after):
         return None
-    lock = path.with_name(path.name + ".takeover")
-    if _age_s_file(lock) > 60:         # left by a process that died while taking over
-        lock.unlink(missing_ok=True)
-    try:
-        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    except FileExistsError:
-        return None                    # another process is taking it over
-    try:
+    with _takeover_lock(path.parent):  # waits (milliseconds) while another process takes one over
         info = read_claim(path)
         if path.exists() and (info is not None or _age_s_file(path) >= 5) and is_stale(info, stale_after):
             moved = path.with_name(f"{path.name}.stale-{uuid.uuid4().hex[:12]}")
@@ -229,8 +226,21 @@ def try_claim(output_dir: str | Path, run_name: str, *, worker: str | None = Non
             moved.unlink(missing_ok=True)
             log_event(output_dir, "takeover", run_name, previous=info)
         return _create(path, worker, heartbeat_s)
+
+
+@contextlib.contextmanager
+def _takeover_lock(claims_dir: Path):
+    """Hold an exclusive ``flock`` on ``claims_dir/.takeover.lock`` (waiting for it if need be).
+
+    Each call opens the file anew, so threads of one process exclude each other too (an flock
+    belongs to an open file description, not to a process).
+    """
+    fd = os.open(claims_dir / ".takeover.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        lock.unlink(missing_ok=True)
+        os.close(fd)                   # closing the last descriptor drops the lock
 
 
 def _age_s_file(path: Path) -> float:
