@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
-EXPERIMENTS = ("base_to_new", "ablation", "transfer")
+BOOK_EXPERIMENTS = ("base_to_new", "ablation", "transfer")          # what the book's chapters run
+EXPERIMENTS = BOOK_EXPERIMENTS + ("budget_check",)   # + the appendix's recipe check (plan_budget_check)
 METHODS = ("zeroshot", "coop", "cocoop")
 
 
@@ -61,6 +62,29 @@ def plan_ablation(P, large_n_ctx: int | None = None) -> list:
             if "cocoop" in P.methods:
                 out.append(base.run_config(d, "cocoop", s))
     return out
+
+
+def paper_budget(config, source: str):
+    """``config`` (a trained run) at the paper's epochs and batch size, everything else unchanged.
+
+    Epochs: CoOp 200 (50 on ``source``, the dataset that plays ImageNet), CoCoOp 10; batch size:
+    CoOp 32, CoCoOp 1 (:data:`presets.PAPER`). The lr stays the recipe's rule (the mini CLIP's lr is
+    not the paper's), so the pair isolates the budget departures.
+    """
+    from .presets import PAPER
+
+    epochs = PAPER.epochs_on["coop:ImageNet"] if (config.method == "coop" and config.dataset == source) \
+        else PAPER.epochs[config.method]
+    return replace(config, epochs=epochs, batch_size=PAPER.batch_size[config.method])
+
+
+def plan_budget_check(P) -> dict:
+    """The recipe's budget departures side by side: {"recipe": Table 1's runs, "paper budget": the
+    same runs at the paper's epochs and batch sizes (:func:`paper_budget`; zero-shot shared)}."""
+    recipe_runs = plan_base_to_new(P)
+    return {"recipe": recipe_runs,
+            "paper budget": [c if c.method == "zeroshot" else paper_budget(c, P.world.source)
+                             for c in recipe_runs]}
 
 
 def plan_transfer(P) -> list:
@@ -175,6 +199,8 @@ def plan(experiments, P, *, large_n_ctx: int | None = None) -> list:
         configs += plan_ablation(P, large_n_ctx or ablation_n_ctx(P))
     if "transfer" in experiments:
         configs += plan_transfer(P)
+    if "budget_check" in experiments:
+        configs += [c for runs in plan_budget_check(P).values() for c in runs]
     unique = {}
     for c in configs:
         unique.setdefault(c.resolved().run_name(), c)

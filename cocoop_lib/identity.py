@@ -72,7 +72,15 @@ def run_identity(c, data: dict | None = None) -> dict:
     data = run_data(c) if data is None else data
     return {"weights_sha256": backbone_sha256(c.backbone),
             "data": {n: data_identity(s) for n, s in data.items()},
-            "recipe": json.loads(json.dumps(get_recipe(c.recipe, c.backbone).as_dict()))}
+            "recipe": json.loads(json.dumps(get_recipe(c.recipe, c.backbone).training_fields()))}
+
+
+def record_identity(record: dict) -> dict:
+    """The identity (:func:`run_identity`) a record was made under, read back from the record."""
+    fields = get_recipe(record["config"]["recipe"], record["config"]["backbone"]).training_fields()
+    return {"weights_sha256": record["backbone"]["weights_sha256"],
+            "data": record["data_identity"],
+            "recipe": {k: record["recipe"].get(k) for k in fields}}
 
 
 def _identity_digest(identity: dict) -> str:
@@ -101,6 +109,7 @@ def stale_reason(record: dict, identity: dict) -> str | None:
             return f"the split file of {name} changed (sha256 differs)"
         if then.get("images_sha256") != now["images_sha256"]:
             return f"the image list of {name} changed"
-    if record.get("recipe") != identity["recipe"]:
+    then = record.get("recipe") or {}
+    if {k: then.get(k) for k in identity["recipe"]} != identity["recipe"]:   # a record keeps the whole recipe
         return f"the library's {identity['recipe'].get('name')} recipe changed"
     return None

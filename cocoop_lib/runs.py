@@ -23,18 +23,18 @@ import torch
 from . import claims
 from .backbone import DEFAULT_BACKBONE, Backbone, image_transforms, load_backbone
 from .datasets import ImageDataset, get_spec, require_images, sample_few_shot, subsample_classes
-from .identity import (backbone_sha256, checkpoint_file, data_identity,  # noqa: F401
+from .identity import (backbone_sha256, checkpoint_file, data_identity, record_identity,  # noqa: F401
                        load_run_dataset, run_data, run_identity, stale_reason)
 from .evaluation import accuracy_from_features, features_key, harmonic_mean, image_features
 from .model import PromptedCLIP
 from .precision import resolve_precision, weight_dtype
-from .presets import epochs_for, get_recipe
+from .presets import epochs_for, get_recipe, lr_for
 from .prompt_learners import METHODS, build_prompt_learner, count_trainable
 from .errors import RecordError
 from .records import provenance, read_record, write_json_atomic
 from .training import TrainSettings, load_checkpoint, set_seed, train
 
-SUBSETS = ("base", "new", "all")
+SUBSETS = ("base", "new", "all", "val")  # val: the few-shot val draw of the training classes
 
 
 @dataclass
@@ -46,7 +46,8 @@ class RunConfig:
         method: "zeroshot", "coop" or "cocoop".
         seed: seeds python/numpy/torch before the data is built (fixes the few-shot draw too).
         shots: training images per class (val gets min(shots, 4)).
-        epochs, batch_size, lr: optimisation; None takes the recipe's value for the method.
+        epochs, batch_size, lr: optimisation; None takes the recipe's value for the method
+            (the lr also depends on whether the context starts from words or at random).
         n_ctx, ctx_init: number of context vectors and the words that initialise them
             (ctx_init "" or None: random N(0, 0.02) vectors).
         train_classes: "base" (base-to-new) or "all" (cross-dataset / domain generalisation).
@@ -101,8 +102,8 @@ class RunConfig:
         else:
             c.epochs = epochs_for(recipe, c.method, c.dataset) if c.epochs is None else c.epochs
             c.batch_size = recipe.batch_size[c.method] if c.batch_size is None else c.batch_size
-            c.lr = recipe.lr if c.lr is None else c.lr
             c.ctx_init = recipe.ctx_init if c.ctx_init is None else c.ctx_init
+            c.lr = lr_for(recipe, c.method, random_ctx=not c.ctx_init) if c.lr is None else c.lr
             if c.n_ctx is None:
                 c.n_ctx = None if c.ctx_init else recipe.n_ctx
             for name in ("epochs", "batch_size"):
@@ -117,6 +118,9 @@ class RunConfig:
             subset = subset or "all"
             if subset not in SUBSETS:
                 raise ValueError(f"Evaluation target {target!r}: subset must be one of {SUBSETS}.")
+            if subset == "val" and get_spec(ds).name != c.dataset:
+                raise ValueError(f"Evaluation target {target!r}: 'val' is the few-shot validation "
+                                 f"draw of the training dataset, so only {c.dataset}:val exists.")
             targets.append(f"{get_spec(ds).name}:{subset}")
         c.eval_on = tuple(targets)
         if c.class_chunk is not None and (isinstance(c.class_chunk, bool)
@@ -272,11 +276,17 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
     targets = []  # (target, its splits, its test subset)
     for target in c.eval_on:
         ds_name, subset = target.split(":")
-        targets.append((target, data[ds_name], subsample_classes(data[ds_name], subset)))
+        if subset != "val":
+            targets.append((target, data[ds_name], subsample_classes(data[ds_name], subset)))
     # every seeded draw starts here, after everything else that may consume random numbers
     set_seed(c.seed)
     few = sample_few_shot(splits, c.shots, c.seed, cache_dir=str(out / "fewshot"))
     train_split = subsample_classes(few, c.train_classes)
+    if f"{c.dataset}:val" in c.eval_on:
+        # the protocol's validation images (min(shots, 4) per training class), never test images:
+        # what a hyperparameter may be chosen on
+        val_target = (f"{c.dataset}:val", splits, dataclasses.replace(train_split, test=train_split.val))
+        targets.insert(list(c.eval_on).index(f"{c.dataset}:val"), val_target)
     # every image this run reads, checked at once (all missing/unreadable ones listed together)
     needed = (train_split.train if c.method != "zeroshot" else []) + [
         d for _, _, t in targets for d in t.test]
@@ -321,7 +331,7 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
     record = {
         "name": name,
         "config": dataclasses.asdict(c),
-        "recipe": identity["recipe"],
+        "recipe": json.loads(json.dumps(recipe.as_dict())),   # all of it (identity: training_fields)
         "data_identity": identity["data"],
         "metrics": metrics,
         "n_test": n_test,
@@ -401,9 +411,7 @@ def load_trained(record: dict):
         sha = record["backbone"]["weights_sha256"]
         candidates = [folder / f"{record['name']}-{sha[:8]}.pt", folder / f"{record['name']}.pt"]
         if "data_identity" in record:
-            identity = {"weights_sha256": sha, "data": record["data_identity"],
-                        "recipe": record["recipe"]}
-            candidates.insert(0, checkpoint_file(c.output_dir, record["name"], identity))
+            candidates.insert(0, checkpoint_file(c.output_dir, record["name"], record_identity(record)))
         ckpt = next((p for p in candidates if p.exists()), candidates[0])
         if not ckpt.exists():
             raise RecordError(f"checkpoint {ckpt} of record {record['name']} is missing; run it "

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from cocoop_lib.backbone import image_transforms
 from cocoop_lib.cli import main
 from cocoop_lib.datasets import DataError, ImageDataset, load_dataset, subsample_classes
-from cocoop_lib.runs import RunConfig, checkpoint_file, run
+from cocoop_lib.runs import RunConfig, checkpoint_file, record_identity, run
 from cocoop_lib.text_encoder import tokenize
 
 
@@ -50,9 +50,7 @@ def test_same_seed_gives_identical_records_and_base_to_new_works(tiny_clip_dir, 
     assert set(a["metrics"]) == {"EuroSAT:base", "EuroSAT:new", "EuroSAT:H"}
     assert a["n_classes_train"] == 5 and a["n_train"] == 5 * 4
     # the checkpoint trained on the 5 base classes is what evaluated the 5 new ones
-    identity = {"weights_sha256": a["backbone"]["weights_sha256"], "data": a["data_identity"],
-                "recipe": a["recipe"]}
-    ckpt = torch.load(checkpoint_file(tmp_path / "a", a["name"], identity), weights_only=False)
+    ckpt = torch.load(checkpoint_file(tmp_path / "a", a["name"], record_identity(a)), weights_only=False)
     assert ckpt["epoch"] == 2 and "ctx" in ckpt["learner"]
     rec_file = tmp_path / "a" / "records" / f"{a['name']}.json"
     assert json.loads(rec_file.read_text())["metrics"] == a["metrics"]

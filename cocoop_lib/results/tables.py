@@ -239,6 +239,39 @@ def claim_check(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def budget_check(recipe_records: list[dict], paper_budget_records: list[dict]) -> pd.DataFrame:
+    """The claim table's gaps (:func:`claim_check`, average row) under the recipe's budget and under
+    the paper's epochs and batch sizes, side by side.
+
+    Columns: gap, metric, recipe, paper_budget, same_sign (the departure keeps the story where
+    True), paper (Table 1's gap, for reference).
+    """
+    a = claim_check(base_to_new(recipe_records)).set_index(["gap", "metric"])
+    b = claim_check(base_to_new(paper_budget_records)).set_index(["gap", "metric"])
+    out = pd.DataFrame({"recipe": a["ours"], "paper_budget": b["ours"]}).dropna()
+    out["same_sign"] = np.sign(out.recipe) == np.sign(out.paper_budget)
+    out["paper"] = a["paper"].reindex(out.index)
+    return out.reset_index()
+
+
+def gain_signs(recipe_records: list[dict], paper_budget_records: list[dict],
+               method: str = "coop") -> pd.DataFrame:
+    """Per dataset and seed: ``method``'s base and new accuracy minus zero-shot's, under the recipe
+    and under the paper's budget, and whether the two have the same sign.
+
+    Columns: dataset, seed, subset ("base" | "new"), recipe, paper_budget, same_sign.
+    """
+    def gains(records):
+        df = records_frame(records)
+        df = df[(df.subset.isin(["base", "new"])) & (df.dataset == df.trained_on) & df.is_default]
+        acc = df.pivot_table(index=["dataset", "seed", "subset"], columns="method", values="accuracy")
+        return acc[method] - acc["zeroshot"]
+
+    out = pd.DataFrame({"recipe": gains(recipe_records), "paper_budget": gains(paper_budget_records)})
+    out["same_sign"] = np.sign(out.recipe) == np.sign(out.paper_budget)
+    return out.reset_index()
+
+
 # ----------------------------------------------------------------------------- ablation
 
 

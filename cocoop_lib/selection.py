@@ -1,0 +1,129 @@
+"""Choosing the mini recipe's learning rates from base-class validation data only.
+
+The mini CLIP is not real CLIP, so the paper's lr (0.002) need not suit it. The rule that picks
+another one sees nothing but the protocol's few-shot **validation** images of the **base**
+classes (``min(shots, 4)`` per class, drawn with the training shots; the ``Dataset:val`` target of
+a run), never new-class, target or test images:
+
+    for each variant (CoOp from "a photo of a", CoOp with the ablation's long random context,
+    CoCoOp), train it at every lr of ``LR_GRID`` on every base-to-new dataset (seed 1, the
+    recipe's epochs and batch size), and keep the lr with the highest validation accuracy
+    averaged over the datasets; a tie goes to the smaller lr.
+
+One lr per variant for all datasets: nothing is chosen per dataset. The runs are ordinary runs
+(their records are kept, with ``tag="select"``); ``scripts/select_recipe.py`` runs them and
+writes the summary the book's appendix prints (``assets/recipe_selection/summary.json``; the
+records sit beside it).
+
+    configs = selection_configs(["MiniGlyphs", ...], long_n_ctx=18, output_dir="outputs/select")
+    records = [run(c) for _, _, c in configs]
+    table = val_table(configs, records)        # variant -> lr -> {dataset: val acc, "mean": ...}
+    chosen = choose(table)                     # variant -> lr
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LR_GRID = (0.002, 0.02, 0.1, 0.3)
+VARIANTS = ("coop", "coop-random", "cocoop")
+SELECTION_SEED = 1
+STUDY_DIR = Path(__file__).parent / "assets" / "recipe_selection"   # output_dir of the runs
+SUMMARY = STUDY_DIR / "summary.json"
+
+
+def variant_overrides(variant: str, long_n_ctx: int) -> dict:
+    """RunConfig fields of a selection variant."""
+    if variant == "coop":
+        return dict(method="coop")
+    if variant == "coop-random":
+        return dict(method="coop", n_ctx=long_n_ctx, ctx_init="")
+    if variant == "cocoop":
+        return dict(method="cocoop")
+    raise ValueError(f"Unknown selection variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
+
+
+def selection_configs(datasets, *, long_n_ctx: int, grid=LR_GRID, variants=VARIANTS,
+                      seed: int = SELECTION_SEED, **common) -> list[tuple[str, float, object]]:
+    """(variant, lr, RunConfig) of every selection run; each is evaluated on ``Dataset:val`` only."""
+    from .runs import RunConfig
+
+    out = []
+    for variant in variants:
+        for lr in grid:
+            for d in datasets:
+                config = RunConfig(dataset=d, seed=seed, lr=float(lr), recipe="mini",
+                                   eval_on=(f"{d}:val",), tag="select",
+                                   **variant_overrides(variant, long_n_ctx), **common)
+                out.append((variant, float(lr), config))
+    return out
+
+
+def val_table(configs, records) -> dict:
+    """variant -> lr -> {dataset: base-class validation accuracy, ..., "mean": their average}."""
+    table: dict = {}
+    for (variant, lr, config), record in zip(configs, records):
+        row = table.setdefault(variant, {}).setdefault(lr, {})
+        row[config.dataset] = record["metrics"][f"{config.dataset}:val"]
+    for rows in table.values():
+        for row in rows.values():
+            row["mean"] = round(sum(row.values()) / len(row), 4)
+    return table
+
+
+def choose(table: dict) -> dict:
+    """variant -> the lr with the highest mean validation accuracy (ties: the smaller lr)."""
+    return {variant: max(sorted(rows), key=lambda lr: (rows[lr]["mean"], -lr))
+            for variant, rows in table.items()}
+
+
+def load_summary(path: str | Path = SUMMARY) -> dict:
+    """The committed selection summary: rule, grid, epochs, table, choice and record names."""
+    from .errors import RecordError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RecordError(f"The recipe-selection summary {path} cannot be read ({e}). Restore it "
+                          "with `git checkout -- cocoop_lib/assets/recipe_selection`, or "
+                          "recompute it with `python scripts/select_recipe.py`.") from None
+
+
+def selection_frame(summary: dict):
+    """The selection table for display: one row per (variant, lr), a column per dataset and the
+    mean, the chosen lr of each variant marked."""
+    import pandas as pd
+
+    rows = []
+    for variant, by_lr in summary["table"].items():
+        for lr, accs in by_lr.items():
+            rows.append({"variant": variant, "lr": float(lr), **accs,
+                         "chosen": "yes" if float(lr) == summary["chosen"][variant] else ""})
+    return pd.DataFrame(rows).sort_values(["variant", "lr"]).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- the budget check
+
+BUDGET_DIR = Path(__file__).parent / "assets" / "budget_check"   # its records are committed
+
+
+def budget_check_records(output_dir: str | Path = BUDGET_DIR, P=None):
+    """The budget check's records (:func:`experiments.plan_budget_check`, mini world defaults):
+    (recipe records, paper-budget records, names of the runs not done yet).
+
+    Only the (dataset, seed) pairs complete on both sides are returned, so the two sides always
+    average over the same runs while the check is still being computed.
+    """
+    from .experiments import plan_budget_check
+    from .parameters import check_parameters
+    from .runs import find_record
+
+    P = P or check_parameters("base_to_new", device="cpu", output_dir=str(output_dir))
+    plan = plan_budget_check(P)
+    found = {side: [(c, find_record(c)) for c in configs] for side, configs in plan.items()}
+    missing = sorted({c.resolved().run_name() for pairs in found.values() for c, r in pairs if r is None})
+    incomplete = {(c.dataset, c.seed) for pairs in found.values() for c, r in pairs if r is None}
+    keep = {side: [r for c, r in pairs if (c.dataset, c.seed) not in incomplete]
+            for side, pairs in found.items()}
+    return keep["recipe"], keep["paper budget"], missing

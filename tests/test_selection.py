@@ -1,0 +1,136 @@
+"""The mini recipe's choices: the base-class validation target, the lr rule, and the budget check."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cocoop_lib import selection
+from cocoop_lib.backbone import image_transforms
+from cocoop_lib.datasets import ImageDataset, load_dataset, sample_few_shot, subsample_classes
+from cocoop_lib.experiments import paper_budget, plan, plan_budget_check
+from cocoop_lib.parameters import check_parameters
+from cocoop_lib.presets import MINI, PAPER, get_recipe, lr_for
+from cocoop_lib.results.tables import budget_check, gain_signs
+from cocoop_lib.runs import RunConfig, run
+from cocoop_lib.text_encoder import tokenize
+
+
+def _config(tiny_clip_dir, eurosat_root, tmp_path, **kw):
+    base = dict(dataset="EuroSAT", backbone=tiny_clip_dir, data_root=eurosat_root, device="cpu",
+                output_dir=str(tmp_path), recipe="paper", shots=4, epochs=1, batch_size=4)
+    return RunConfig(**{**base, **kw})
+
+
+def test_val_target_is_the_few_shot_val_draw_of_the_base_classes(tiny_backbone, tiny_clip_dir,
+                                                                 eurosat_root, tmp_path):
+    """Zero-shot on EuroSAT:val equals an independent computation on the drawn val images."""
+    record = run(_config(tiny_clip_dir, eurosat_root, tmp_path, method="zeroshot", shots=2,
+                         eval_on=("EuroSAT:val", "EuroSAT:new")), progress=False)
+    data = load_dataset("EuroSAT", eurosat_root)
+    few = subsample_classes(sample_few_shot(data, 2, 1), "base")
+    assert record["n_test"]["EuroSAT:val"] == 5 * 2 == len(few.val)   # min(shots, 4) per base class
+    assert {d.impath for d in few.val} <= {d.impath for d in data.val}  # val images, never test
+    clip, tok = tiny_backbone.model, tiny_backbone.tokenizer
+    with torch.no_grad():
+        t = F.normalize(clip.get_text_features(
+            input_ids=tokenize(tok, [data.template.format(c) for c in few.classnames], 77)), dim=-1)
+        x = torch.stack([img for img, _ in ImageDataset(few.val, image_transforms(32)[1])])
+        v = F.normalize(clip.get_image_features(pixel_values=x), dim=-1)
+    acc = 100 * ((v @ t.T).argmax(-1) == torch.tensor([d.label for d in few.val])).float().mean().item()
+    assert record["metrics"]["EuroSAT:val"] == pytest.approx(acc, abs=1e-3)
+    assert list(record["metrics"]) == ["EuroSAT:val", "EuroSAT:new"]
+
+
+def test_val_target_of_another_dataset_is_refused(tiny_clip_dir, eurosat_root, tmp_path):
+    with pytest.raises(ValueError, match="only EuroSAT:val exists"):
+        _config(tiny_clip_dir, eurosat_root, tmp_path, method="coop",
+                eval_on=("MiniGlyphs:val",)).resolved()
+
+
+def test_choose_takes_the_best_mean_and_the_smaller_lr_on_a_tie():
+    table = {"coop": {0.002: {"mean": 50.0}, 0.02: {"mean": 61.0}, 0.3: {"mean": 61.0}},
+             "cocoop": {0.002: {"mean": 70.0}, 0.1: {"mean": 69.9}}}
+    assert selection.choose(table) == {"coop": 0.02, "cocoop": 0.002}
+
+
+def test_selection_runs_see_only_base_class_validation_data():
+    P = check_parameters("ablation", device="cpu")
+    configs = selection.selection_configs(P.world.base_to_new, long_n_ctx=18, device="cpu")
+    assert len(configs) == len(selection.VARIANTS) * len(selection.LR_GRID) * len(P.world.base_to_new)
+    for variant, lr, c in configs:
+        r = c.resolved()
+        assert r.eval_on == (f"{r.dataset}:val",) and r.train_classes == "base" and r.lr == lr
+        assert (r.ctx_init == "") == (variant == "coop-random")
+
+
+def test_the_recipe_holds_what_the_committed_selection_chose():
+    summary = selection.load_summary()
+    table = {v: {float(lr): row for lr, row in rows.items()} for v, rows in summary["table"].items()}
+    assert selection.choose(table) == summary["chosen"]
+    for variant, rows in table.items():                      # every grid point on every dataset
+        assert sorted(rows) == sorted(summary["grid"]) == sorted(selection.LR_GRID)
+        for row in rows.values():
+            assert set(row) == set(summary["datasets"]) | {"mean"}
+    chosen = summary["chosen"]
+    assert lr_for(MINI, "coop") == chosen["coop"]
+    assert lr_for(MINI, "coop", random_ctx=True) == chosen["coop-random"]
+    assert lr_for(MINI, "cocoop") == chosen["cocoop"]
+    assert summary["rule"] in selection.__doc__
+    assert lr_for(PAPER, "coop", random_ctx=True) == lr_for(PAPER, "cocoop") == 0.002
+
+
+def test_random_context_takes_its_own_lr_unless_one_is_given():
+    c = RunConfig(dataset="MiniGlyphs", method="coop", n_ctx=18, ctx_init="", device="cpu").resolved()
+    assert c.lr == lr_for(MINI, "coop", random_ctx=True)
+    c = RunConfig(dataset="MiniGlyphs", method="coop", n_ctx=18, ctx_init="", lr=0.5, device="cpu")
+    assert c.resolved().lr == 0.5
+    assert RunConfig(dataset="MiniGlyphs", method="coop", device="cpu").resolved().lr == lr_for(MINI, "coop")
+
+
+def test_paper_budget_changes_only_epochs_and_batch_size():
+    P = check_parameters("base_to_new", device="cpu")
+    pairs = plan_budget_check(P)
+    assert len(pairs["recipe"]) == len(pairs["paper budget"]) == 6 * 3 * 3
+    for a, b in zip(pairs["recipe"], pairs["paper budget"]):
+        ra, rb = a.resolved(), b.resolved()
+        if a.method == "zeroshot":
+            assert ra == rb
+            continue
+        want = 50 if (a.method == "coop" and a.dataset == "MiniEmojiNet") else {"coop": 200, "cocoop": 10}[a.method]
+        assert (rb.epochs, rb.batch_size) == (want, {"coop": 32, "cocoop": 1}[a.method])
+        assert {k: v for k, v in vars(ra).items() if k not in ("epochs", "batch_size")} == \
+               {k: v for k, v in vars(rb).items() if k not in ("epochs", "batch_size")}
+    # in the paper's own setting the paper budget is the recipe: nothing extra to run
+    c = RunConfig(dataset="OxfordPets", method="coop", recipe="paper", backbone="openai/clip-vit-base-patch16",
+                  device="cpu")
+    assert paper_budget(c.resolved(), "ImageNet") == c.resolved()
+    assert len(plan(["budget_check"], P)) == 6 * 3 * (1 + 2 + 2)
+
+
+def _record(dataset, method, seed, base, new):
+    return {"name": f"{dataset}-{method}-{seed}", "n_trainable_params": 0, "n_ctx": 4,
+            "config": {"dataset": dataset, "method": method, "seed": seed, "n_ctx": 4,
+                       "ctx_init": "a photo of a", "train_classes": "base", "shots": 16, "epochs": 1,
+                       "recipe": "mini", "device": "cpu", "precision": "fp32", "data_root": None},
+            "recipe": {"ctx_init": "a photo of a"}, "metrics": {f"{dataset}:base": base, f"{dataset}:new": new},
+            "backbone": {"backbone": "mini", "is_mini_clip": True, "weights_sha256": "x"},
+            "seconds": {"total": 1.0}}
+
+
+def test_budget_check_finds_a_flipped_sign():
+    zs = [_record(d, "zeroshot", 1, 50, 50) for d in ("A", "B")]
+    recipe = zs + [_record("A", "coop", 1, 60, 55), _record("B", "coop", 1, 70, 48),
+                   _record("A", "cocoop", 1, 58, 56), _record("B", "cocoop", 1, 66, 52)]
+    paper = zs + [_record("A", "coop", 1, 70, 40), _record("B", "coop", 1, 80, 44),
+                  _record("A", "cocoop", 1, 62, 54), _record("B", "cocoop", 1, 66, 52)]
+    check = budget_check(recipe, paper).set_index(["gap", "metric"])
+    # CoOp - CLIP on new: recipe +1.5 (A +5, B -2), paper budget -8: the departure flips it
+    assert check.loc[("CoOp - CLIP", "new"), "recipe"] == pytest.approx(1.5)
+    assert check.loc[("CoOp - CLIP", "new"), "paper_budget"] == pytest.approx(-8.0)
+    assert not check.loc[("CoOp - CLIP", "new"), "same_sign"]
+    assert check.loc[("CoOp - CLIP", "base"), "same_sign"]
+    signs = gain_signs(recipe, paper).set_index(["dataset", "seed", "subset"])
+    assert signs.loc[("A", 1, "new"), "recipe"] == 5 and signs.loc[("A", 1, "new"), "paper_budget"] == -10
+    assert not signs.loc[("A", 1, "new"), "same_sign"] and signs.loc[("B", 1, "new"), "same_sign"]
+    assert len(signs) == 4
