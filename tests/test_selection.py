@@ -134,3 +134,23 @@ def test_budget_check_finds_a_flipped_sign():
     assert signs.loc[("A", 1, "new"), "recipe"] == 5 and signs.loc[("A", 1, "new"), "paper_budget"] == -10
     assert not signs.loc[("A", 1, "new"), "same_sign"] and signs.loc[("B", 1, "new"), "same_sign"]
     assert len(signs) == 4
+
+
+def test_record_reuse_depends_on_the_recipe_fields_the_config_does_not_hold(
+        tiny_clip_dir, eurosat_root, tmp_path, monkeypatch):
+    """A recipe's lr, epochs, ... are resolved into the config (and the run name), so editing
+    them for other runs (e.g. writing the selection's result into MINI) keeps a record; editing
+    momentum, which no config holds, makes it stale."""
+    import dataclasses
+
+    from cocoop_lib import presets
+    from cocoop_lib.runs import find_record
+
+    config = _config(tiny_clip_dir, eurosat_root, tmp_path, method="coop", lr=0.01)
+    record = run(config, progress=False)
+    assert find_record(config) == record
+    monkeypatch.setitem(presets.RECIPES, "paper", dataclasses.replace(
+        PAPER, note="edited", lr_on={"cocoop": 0.5}, epochs_on={"coop:ImageNet": 7}))
+    assert find_record(config) == record
+    monkeypatch.setitem(presets.RECIPES, "paper", dataclasses.replace(PAPER, momentum=0.5))
+    assert find_record(config) is None
