@@ -239,6 +239,22 @@ def claim_check(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def agreement_sentence(claims: pd.DataFrame) -> str:
+    """One sentence from :func:`claim_check`'s table: on how many gaps the sign agrees with the
+    paper's, and which gaps differ (for the book's prose, glued so it follows the numbers)."""
+    rows = claims.dropna(subset=["paper"])
+    if rows.empty:
+        return "no gap can be compared with the paper's (a method is missing)"
+    same = rows[rows.same_sign.astype(bool)]
+    differ = rows[~rows.same_sign.astype(bool)]
+    text = f"the sign agrees with the paper's on {len(same)} of the {len(rows)} gaps"
+    if len(differ):
+        text += "; it differs on " + ", ".join(
+            f"{r.gap} {r.metric} ({r.ours:+.1f} here, {r.paper:+.1f} in the paper)"
+            for r in differ.itertuples())
+    return text
+
+
 def budget_check(recipe_records: list[dict], paper_budget_records: list[dict]) -> pd.DataFrame:
     """The claim table's gaps (:func:`claim_check`, average row) under the recipe's budget and under
     the paper's epochs and batch sizes, side by side.
