@@ -101,7 +101,7 @@ selection = load_summary()
 print(selection["rule"])
 print(f"\nchosen: {selection['chosen']}; validation images per dataset: {selection['n_val']}; "
       f"{len(selection['records'])} runs, {selection['train_seconds'] / 60:.0f} CPU minutes")
-selection_frame(selection).style.format(precision=1).apply(
+selection_frame(selection).style.format(precision=1).format({"lr": "{:g}"}, na_rep="").apply(
     lambda row: ["font-weight: bold" if row["chosen"] else ""] * len(row), axis=1)
 
 # %% [markdown]

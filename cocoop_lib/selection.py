@@ -59,6 +59,14 @@ def selection_configs(datasets, *, long_n_ctx: int, grid=LR_GRID, variants=VARIA
     return out
 
 
+def zero_shot_configs(datasets, *, seed: int = SELECTION_SEED, **common) -> list:
+    """Zero-shot CLIP on the same validation images: the reference row of the table (no choice)."""
+    from .runs import RunConfig
+
+    return [RunConfig(dataset=d, method="zeroshot", seed=seed, recipe="mini", eval_on=(f"{d}:val",),
+                      tag="select", **common) for d in datasets]
+
+
 def val_table(configs, records) -> dict:
     """variant -> lr -> {dataset: base-class validation accuracy, ..., "mean": their average}."""
     table: dict = {}
@@ -96,11 +104,14 @@ def selection_frame(summary: dict):
     import pandas as pd
 
     rows = []
+    if "zeroshot" in summary:
+        rows.append({"variant": "zero-shot (reference)", "lr": float("nan"), **summary["zeroshot"],
+                     "chosen": ""})
     for variant, by_lr in summary["table"].items():
         for lr, accs in by_lr.items():
             rows.append({"variant": variant, "lr": float(lr), **accs,
                          "chosen": "yes" if float(lr) == summary["chosen"][variant] else ""})
-    return pd.DataFrame(rows).sort_values(["variant", "lr"]).reset_index(drop=True)
+    return pd.DataFrame(rows, columns=["variant", "lr", *summary["datasets"], "mean", "chosen"])
 
 
 # ----------------------------------------------------------------------------- the budget check

@@ -3,7 +3,7 @@
 
     python scripts/select_recipe.py                       # all variants, then write the summary
     python scripts/select_recipe.py --variants cocoop     # a part (e.g. one per core), no summary
-    python scripts/select_recipe.py --summary-only        # summary from the records already there
+    python scripts/select_recipe.py --summary-only        # summary from the records there (+ zero-shot)
 
 Every selection run is an ordinary run whose record is kept under ``--output-dir`` (default
 cocoop_lib/assets/recipe_selection, records committed), so an interrupted selection resumes where
@@ -56,7 +56,14 @@ def main(argv=None) -> int:
         records.append(record)
     if set(variants) != set(selection.VARIANTS):
         return 0
-    table = selection.val_table(configs, records)
+    zeroshot = {}
+    for config in selection.zero_shot_configs(P.world.base_to_new, device=args.device,
+                                              output_dir=args.output_dir):
+        record = find_record(config) or run(config, progress=False)
+        zeroshot[config.dataset] = record["metrics"][f"{config.dataset}:val"]
+        records.append(record)
+    zeroshot["mean"] = round(sum(zeroshot.values()) / len(zeroshot), 4)
+    table = selection.val_table(configs, records[:len(configs)])
     summary = {
         "rule": selection.__doc__.split("\n\n")[1].strip(),
         "grid": list(selection.LR_GRID),
@@ -71,6 +78,7 @@ def main(argv=None) -> int:
                   if v == "coop"},
         "table": {v: {str(lr): row for lr, row in rows.items()} for v, rows in table.items()},
         "chosen": selection.choose(table),
+        "zeroshot": zeroshot,
         "records": [r["name"] for r in records],
         "train_seconds": round(sum(r["seconds"]["total"] for r in records), 1),
     }
