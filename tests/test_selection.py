@@ -154,3 +154,17 @@ def test_record_reuse_depends_on_the_recipe_fields_the_config_does_not_hold(
     assert find_record(config) == record
     monkeypatch.setitem(presets.RECIPES, "paper", dataclasses.replace(PAPER, momentum=0.5))
     assert find_record(config) is None
+
+
+def test_agreement_sentence_counts_and_names_the_differing_gaps():
+    from cocoop_lib.results import agreement_sentence, base_to_new, claim_check
+
+    zs = [_record(d, "zeroshot", 1, 50, 50) for d in ("A", "B")]
+    records = zs + [_record("A", "coop", 1, 60, 55), _record("B", "coop", 1, 70, 48),
+                    _record("A", "cocoop", 1, 58, 56), _record("B", "cocoop", 1, 66, 52)]
+    claims = claim_check(base_to_new(records))
+    text = agreement_sentence(claims)
+    n_same = int(claims.same_sign.astype(bool).sum())
+    assert text.startswith(f"the sign agrees with the paper's on {n_same} of the {len(claims)} gaps")
+    # CoOp - CLIP new: +1.5 here, -11.0 in the paper (Table 1's average row)
+    assert "CoOp - CLIP new (+1.5 here, -11.0 in the paper)" in text
