@@ -138,3 +138,34 @@ def budget_check_records(output_dir: str | Path = BUDGET_DIR, P=None):
     keep = {side: [r for c, r in pairs if (c.dataset, c.seed) not in incomplete]
             for side, pairs in found.items()}
     return keep["recipe"], keep["paper budget"], missing
+
+
+def budget_sentence(P) -> str:
+    """What the budget check says, in one sentence for a chapter's prose (glued).
+
+    In the paper's recipe there is no budget departure; in the mini recipe the sentence comes from
+    the committed check's records (:func:`budget_check_records`), whatever they show.
+    """
+    from .presets import get_recipe
+    from .results.tables import budget_check, gain_signs
+
+    if get_recipe(P.recipe, P.backbone).name != "mini":
+        return "these runs use the paper's own epochs and batch sizes, so there is no budget departure to check"
+    recipe_runs, paper_runs, missing = budget_check_records()
+    if not recipe_runs:
+        return "the appendix's budget check has no complete (dataset, seed) pair yet"
+    check, signs = budget_check(recipe_runs, paper_runs), gain_signs(recipe_runs, paper_runs)
+    flipped = check[~check.same_sign]
+    pairs = len({(r["config"]["dataset"], r["config"]["seed"]) for r in recipe_runs})
+    text = (f"trained instead for the paper's epochs and batch sizes (the appendix: {pairs} dataset "
+            f"and seed pairs{', the check still incomplete' if missing else ''}), the average row's "
+            f"gaps keep their sign in {int(check.same_sign.sum())} of {len(check)} cases")
+    if len(flipped):
+        text += (" and flip in " + ", ".join(f"{g} {m} ({a:+.1f} here, {b:+.1f} at the paper's budget)"
+                                             for g, m, a, b in zip(flipped.gap, flipped.metric,
+                                                                   flipped.recipe, flipped.paper_budget))
+                 + "; so on those the mini recipe's shorter budget, not the mini world, decides the sign")
+    new = signs[signs.subset == "new"]
+    text += (f". CoOp's new-class accuracy minus zero-shot keeps its sign in {int(new.same_sign.sum())} "
+             f"of {len(new)} dataset and seed pairs")
+    return text

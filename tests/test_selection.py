@@ -168,3 +168,17 @@ def test_agreement_sentence_counts_and_names_the_differing_gaps():
     assert text.startswith(f"the sign agrees with the paper's on {n_same} of the {len(claims)} gaps")
     # CoOp - CLIP new: +1.5 here, -11.0 in the paper (Table 1's average row)
     assert "CoOp - CLIP new (+1.5 here, -11.0 in the paper)" in text
+
+
+def test_budget_sentence_reports_flips_from_the_records(monkeypatch):
+    zs = [_record(d, "zeroshot", 1, 50, 50) for d in ("A", "B")]
+    recipe = zs + [_record("A", "coop", 1, 60, 55), _record("B", "coop", 1, 70, 48),
+                   _record("A", "cocoop", 1, 58, 56), _record("B", "cocoop", 1, 66, 52)]
+    paper = zs + [_record("A", "coop", 1, 70, 40), _record("B", "coop", 1, 80, 44),
+                  _record("A", "cocoop", 1, 62, 54), _record("B", "cocoop", 1, 66, 52)]
+    monkeypatch.setattr(selection, "budget_check_records", lambda: (recipe, paper, []))
+    text = selection.budget_sentence(check_parameters("base_to_new", device="cpu"))
+    assert "2 dataset and seed pairs" in text and "CoOp - CLIP new (+1.5 here, -8.0 at the paper's budget)" in text
+    assert text.endswith("keeps its sign in 1 of 2 dataset and seed pairs")
+    paper_text = selection.budget_sentence(check_parameters("base_to_new", device="cpu", recipe="paper"))
+    assert "no budget departure" in paper_text
