@@ -3,12 +3,7 @@
 The mini CLIP is not real CLIP, so the paper's lr (0.002) need not suit it. The rule that picks
 another one sees nothing but the protocol's few-shot **validation** images of the **base**
 classes (``min(shots, 4)`` per class, drawn with the training shots; the ``Dataset:val`` target of
-a run), never new-class, target or test images:
-
-    for each variant (CoOp from "a photo of a", CoOp with the ablation's long random context,
-    CoCoOp), train it at every lr of ``LR_GRID`` on every base-to-new dataset (seed 1, the
-    recipe's epochs and batch size), and keep the lr with the highest validation accuracy
-    averaged over the datasets; a tie goes to the smaller lr.
+a run), never new-class, target or test images (:data:`RULE`).
 
 One lr per variant for all datasets: nothing is chosen per dataset. The runs are ordinary runs
 (their records are kept, with ``tag="select"``); ``scripts/select_recipe.py`` runs them and
@@ -25,6 +20,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+RULE = ("For each variant (CoOp from \"a photo of a\", CoOp with the ablation's long random context, "
+        "CoCoOp), train it at every lr of the grid on every base-to-new dataset (seed 1, the recipe's "
+        "epochs and batch size), and keep the lr with the highest accuracy on the base classes' "
+        "few-shot validation images, averaged over the datasets; a tie goes to the smaller lr.")
 LR_GRID = (0.002, 0.02, 0.1, 0.3)
 VARIANTS = ("coop", "coop-random", "cocoop")
 SELECTION_SEED = 1
@@ -140,6 +139,32 @@ def budget_check_records(output_dir: str | Path = BUDGET_DIR, P=None):
     return keep["recipe"], keep["paper budget"], missing
 
 
+def budget_check_report(output_dir: str | Path = BUDGET_DIR) -> dict:
+    """The budget check from its records: {"gaps": :func:`results.budget_check`, "gains":
+    :func:`results.gain_signs`, "counts": numbers for the prose, "missing": runs not done}."""
+    from .results.tables import budget_check, gain_signs
+
+    recipe_runs, paper_runs, missing = budget_check_records(output_dir)
+    counts = {"budget_pairs": "0", "budget_same": 0, "budget_gaps": 0, "budget_flipped": "none",
+              "gain_same": 0, "gain_cases": 0, "new_same": 0, "new_cases": 0,
+              "paper_budget_hours": float("nan")}
+    if not recipe_runs:
+        return {"gaps": None, "gains": None, "counts": counts, "missing": missing}
+    gaps, gains = budget_check(recipe_runs, paper_runs), gain_signs(recipe_runs, paper_runs)
+    flipped, new = gaps[~gaps.same_sign], gains[gains.subset == "new"]
+    counts.update(
+        budget_pairs=str(len({(r["config"]["dataset"], r["config"]["seed"]) for r in recipe_runs})),
+        budget_same=int(gaps.same_sign.sum()), budget_gaps=len(gaps),
+        budget_flipped=", ".join(f"{g} {m} ({a:+.1f} with the recipe, {b:+.1f} at the paper's budget)"
+                                 for g, m, a, b in zip(flipped.gap, flipped.metric, flipped.recipe,
+                                                       flipped.paper_budget)) or "none",
+        gain_same=int(gains.same_sign.sum()), gain_cases=len(gains),
+        new_same=int(new.same_sign.sum()), new_cases=len(new),
+        paper_budget_hours=sum(r["seconds"]["total"] for r in paper_runs
+                               if r["config"]["method"] != "zeroshot") / 3600)
+    return {"gaps": gaps, "gains": gains, "counts": counts, "missing": missing}
+
+
 def budget_sentence(P) -> str:
     """What the budget check says, in one sentence for a chapter's prose (glued).
 
@@ -147,25 +172,18 @@ def budget_sentence(P) -> str:
     the committed check's records (:func:`budget_check_records`), whatever they show.
     """
     from .presets import get_recipe
-    from .results.tables import budget_check, gain_signs
 
     if get_recipe(P.recipe, P.backbone).name != "mini":
         return "these runs use the paper's own epochs and batch sizes, so there is no budget departure to check"
-    recipe_runs, paper_runs, missing = budget_check_records()
-    if not recipe_runs:
+    report = budget_check_report()
+    n = report["counts"]
+    if report["gaps"] is None:
         return "the appendix's budget check has no complete (dataset, seed) pair yet"
-    check, signs = budget_check(recipe_runs, paper_runs), gain_signs(recipe_runs, paper_runs)
-    flipped = check[~check.same_sign]
-    pairs = len({(r["config"]["dataset"], r["config"]["seed"]) for r in recipe_runs})
-    text = (f"trained instead for the paper's epochs and batch sizes (the appendix: {pairs} dataset "
-            f"and seed pairs{', the check still incomplete' if missing else ''}), the average row's "
-            f"gaps keep their sign in {int(check.same_sign.sum())} of {len(check)} cases")
-    if len(flipped):
-        text += (" and flip in " + ", ".join(f"{g} {m} ({a:+.1f} here, {b:+.1f} at the paper's budget)"
-                                             for g, m, a, b in zip(flipped.gap, flipped.metric,
-                                                                   flipped.recipe, flipped.paper_budget))
-                 + "; so on those the mini recipe's shorter budget, not the mini world, decides the sign")
-    new = signs[signs.subset == "new"]
-    text += (f". CoOp's new-class accuracy minus zero-shot keeps its sign in {int(new.same_sign.sum())} "
-             f"of {len(new)} dataset and seed pairs")
-    return text
+    text = (f"trained instead for the paper's epochs and batch sizes (the appendix: {n['budget_pairs']} "
+            f"dataset and seed pairs{', the check still incomplete' if report['missing'] else ''}), "
+            f"the average row's gaps keep their sign in {n['budget_same']} of {n['budget_gaps']} cases")
+    if n["budget_flipped"] != "none":
+        text += (f" and flip in {n['budget_flipped']}; so on those the mini recipe's shorter budget, "
+                 "not the mini world, decides the sign")
+    return text + (f". CoOp's new-class accuracy minus zero-shot keeps its sign in {n['new_same']} "
+                   f"of {n['new_cases']} dataset and seed pairs")

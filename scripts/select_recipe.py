@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     zeroshot["mean"] = round(sum(zeroshot.values()) / len(zeroshot), 4)
     table = selection.val_table(configs, records[:len(configs)])
     summary = {
-        "rule": selection.__doc__.split("\n\n")[1].strip(),
+        "rule": selection.RULE,
         "grid": list(selection.LR_GRID),
         "seed": selection.SELECTION_SEED,
         "long_n_ctx": long_n_ctx,
