@@ -105,8 +105,9 @@ print(f"\nchosen: {selection['chosen']}; validation images per dataset: {selecti
       f"{len(selection['records'])} runs, {selection['train_seconds'] / 60:.0f} CPU minutes")
 frame = selection_frame(selection).rename(columns=lambda c: c.removeprefix("Mini"))
 formats = {c: "{:.1f}" for c in frame.columns if c not in ("variant", "lr", "chosen")}
-frame.style.format({**formats, "lr": "{:g}"}, na_rep="").hide(axis="index").apply(
-    lambda row: ["font-weight: bold" if row["chosen"] else ""] * len(row), axis=1)
+(frame.style.format({**formats, "lr": "{:g}"}, na_rep="")
+ .apply(lambda row: ["font-weight: bold" if row["chosen"] else ""] * len(row), axis=1)
+ .hide(axis="index").hide(["chosen"], axis="columns"))   # the chosen lr of each variant: bold
 
 # %% [markdown]
 # `coop-random` is CoOp with the parameter-count ablation's long context drawn from N(0, 0.02)

@@ -204,7 +204,11 @@ def test_two_sweeps_at_once_train_each_run_once(inline_ref, tmp_path):
 def test_killed_worker_is_taken_over_and_resumes(tmp_path):
     cfg = dict(dataset="MiniDigits", method="coop", seed=1, epochs=4, device="cpu")
     ref_config = RunConfig(**cfg, output_dir=str(tmp_path / "ref"))     # uninterrupted
-    run(ref_config, progress=False)
+    # the reference is trained by a worker too: same thread count (ENV), so the losses can be
+    # compared to the last bit (CPU reductions round differently with 1 and 2 threads)
+    ref_plan = workers.write_plan([ref_config], tmp_path / "ref" / "plan.json")
+    subprocess.run([sys.executable, "-m", "cocoop_lib.workers", str(ref_plan), "--worker", "ref"],
+                   env=ENV, check=True, capture_output=True, timeout=300)
     ref = comparable(json.loads(record_path(ref_config).read_text()))
     out = tmp_path / "killed"
     config = RunConfig(**cfg, output_dir=str(out))
