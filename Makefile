@@ -1,5 +1,7 @@
 # The project's two commands (see README):
 #   make book   executes every notebook on the offline mini world and builds the HTML book
+#               (runs whose records ship in cocoop_lib/assets/mini_runs are reused, not trained;
+#               make book RECOMPUTE=1 trains every run, about 2.5 hours on 2 cores)
 #   make test   runs the test suite
 # Both create the virtual environment .venv on first use (pip, from requirements.txt).
 PYTHON ?= python3
@@ -20,7 +22,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 book: venv
-	$(PY) scripts/run_book.py
+	$(if $(RECOMPUTE),COCOOP_SHIPPED_RUNS=0 )$(PY) scripts/run_book.py
 
 test: venv
 	$(PY) -m pytest -q

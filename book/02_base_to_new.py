@@ -148,13 +148,13 @@ results.claim_display(claims)
 # {glue:text}`gap_new_paper:+.2f`; on base classes: ours {glue:text}`gap_base_ours:+.2f`, the
 # paper's {glue:text}`gap_base_paper:+.2f`. Over the whole table, {glue:text}`agreement`.
 #
-# Where a sign differs in the mini world, two causes are known. The first is the training
-# budget: {glue:text}`budget_sentence`. The second is the domain (docs/mini_world.md): each mini
-# dataset carries one change the mini CLIP never saw in pretraining (posterised colours, tilts,
-# false colour, ...), shared by its base and new classes, so part of what CoOp's context learns
-# from the base classes corrects that domain and helps the new classes too; the longer CoOp
-# trains, the more it fits the base classes themselves, which is what costs it new-class accuracy
-# in the paper.
+# The training budget matters for this table: {glue:text}`budget_sentence`. Where a sign still
+# differs from the paper's, the known cause is the domain (docs/mini_world.md): each mini dataset
+# carries one change the mini CLIP never saw in pretraining (posterised colours, tilts, false
+# colour, ...), shared by its base and new classes, so part of what a learned context fits on the
+# base classes corrects that domain and helps the new classes too; the longer CoOp trains, the
+# more it fits the base classes themselves, which is what costs it new-class accuracy in the
+# paper.
 
 # %% tags=["hide-input"]
 from cocoop_lib import results

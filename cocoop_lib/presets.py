@@ -56,21 +56,27 @@ PAPER = Recipe(
 # The mini world's departures (see docs/mini_world.md for the measurements behind them).
 MINI = Recipe(
     name="mini", shots=16,
-    epochs={"coop": 10, "cocoop": 2},
-    epochs_on={"coop:MiniEmojiNet": 5},
-    batch_size={"coop": 32, "cocoop": 4},
+    epochs={"coop": 200, "cocoop": 10},
+    epochs_on={"coop:MiniEmojiNet": 50},        # MiniEmojiNet plays ImageNet
+    batch_size={"coop": 32, "cocoop": 1},
     lr=0.3,
     lr_on={"cocoop": 0.1, "coop:random": 0.002},
     crop_scale=(0.8, 1.0),
-    note="Offline mini world (measurements in docs/mini_world.md): 32x32 images, so random crops keep "
-         ">= 80% of the image (an 8% crop of 32 pixels destroys it, and smaller crops break the "
-         "pixelated and tilted domains apart); CoOp 10 epochs (5 on MiniEmojiNet, as the paper gives "
-         "ImageNet a quarter of the epochs) and CoCoOp 2 (epoch 1 is the warm-up), CoCoOp at batch 4, "
-         "so that 3 seeds of every experiment fit the 20-minute CPU budget (the appendix shows these "
-         "departures beside the paper's epochs and batch sizes); learning rates chosen by the rule of "
-         "cocoop_lib/selection.py from base-class validation accuracy only: CoOp 0.3, CoCoOp 0.1, "
-         "CoOp with random context (the ablation's) 0.002.",
+    note="Offline mini world (measurements in docs/mini_world.md): the paper's epochs and batch sizes "
+         "(CoOp 200, 50 on MiniEmojiNet, which plays ImageNet, at batch 32; CoCoOp 10 at batch 1); "
+         "32x32 images, so random crops keep >= 80% of the image (an 8% crop of 32 pixels destroys "
+         "it, and smaller crops break the pixelated and tilted domains apart); learning rates chosen "
+         "by the rule of cocoop_lib/selection.py from base-class validation accuracy only: CoOp 0.3, "
+         "CoCoOp 0.1, CoOp with random context (the ablation's) 0.002. Its runs cost about 2.5 CPU "
+         "hours, so their records ship with the repository (cocoop_lib/shipped.py).",
 )
+
+# The budget the mini recipe had until 2 Dec 2026, to fit 3 seeds of every experiment into the
+# 20-minute CPU budget. Dropped: trained this way, 3 of the claim table's 9 gaps have the other sign
+# than at the paper's epochs and batch sizes (the budget check, experiments.plan_budget_check; the
+# appendix prints it). Kept only as the check's "short budget" side.
+SHORT_BUDGET = {"epochs": {"coop": 10, "cocoop": 2}, "epochs_on": {"coop:MiniEmojiNet": 5},
+                "batch_size": {"coop": 32, "cocoop": 4}}
 
 RECIPES = {"paper": PAPER, "mini": MINI}
 

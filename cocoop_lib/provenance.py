@@ -40,6 +40,7 @@ def provenance_info(P, records: list[dict] | None = None) -> dict:
         info["records"] = {
             "n_runs": len(records),
             "n_reused": sum(bool(r.get("_reused")) for r in records),
+            "n_shipped": sum(bool(r.get("shipped_from")) for r in records),
             "compute_seconds": round(sum(r["seconds"]["total"] for r in records), 1),
             "weights_sha256": shas,
             "is_mini_clip": sorted({bool(r["backbone"]["is_mini_clip"]) for r in records}),
@@ -91,8 +92,12 @@ def provenance_rows(info: dict) -> list[tuple[str, object]]:
     ]
     if "records" in info:
         r = info["records"]
+        shipped = (f", {r['n_shipped']} of them shipped with the repository (cocoop_lib/assets/"
+                   "mini_runs, made by scripts/sweep.py; COCOOP_SHIPPED_RUNS=0 trains them here)"
+                   if r.get("n_shipped") else "")
         rows.append(("runs", f"{r['n_runs']} run records ({r['n_reused']} reused from earlier "
-                             f"executions); compute time recorded in them {r['compute_seconds']:.0f} s"))
+                             f"executions{shipped}); compute time recorded in them "
+                             f"{r['compute_seconds']:.0f} s"))
         if r["weights_sha256"] != [b["weights_sha256"]]:
             rows.append(("record weights", list(r["weights_sha256"])))
         rows.append(("records made on", list(r["devices"]) + ["at git " + ", ".join(r["git_revisions"])]))

@@ -32,6 +32,7 @@ from .presets import epochs_for, get_recipe, lr_for
 from .prompt_learners import METHODS, build_prompt_learner, count_trainable
 from .errors import RecordError
 from .records import provenance, read_record, write_json_atomic
+from .shipped import available as shipped_available, shipped_record, take_shipped
 from .training import TrainSettings, load_checkpoint, set_seed, train
 
 SUBSETS = ("base", "new", "all", "val")  # val: the few-shot val draw of the training classes
@@ -196,15 +197,17 @@ def record_path(config: RunConfig) -> Path:
 
 
 def find_record(config: RunConfig) -> dict | None:
-    """THE rule for reusing a record: the record of ``config`` if it exists, is readable, and was
-    made with the same weights, data (split file and image list) and recipe; else None.
+    """THE rule for reusing a record: the record of ``config`` if it exists (in its output_dir, or
+    else shipped with the repository: :mod:`cocoop_lib.shipped`), is readable, and was made with
+    the same weights, data (split file and image list) and recipe; else None.
 
     A damaged record raises :class:`~cocoop_lib.errors.RecordError` naming the file and the fix.
     """
     c = config.resolved()
     path = Path(c.output_dir) / "records" / f"{c.run_name()}.json"
-    if not path.exists():
-        return None
+    if not path.exists():   # the repository's shipped record, if it has this run (shipped.py)
+        name = c.run_name()
+        return shipped_record(name, run_identity(c)) if shipped_available(name) else None
     record = read_record(path)
     return record if stale_reason(record, run_identity(c)) is None else None
 
@@ -252,6 +255,10 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
         if rec_path.exists():
             print(f"recomputing {rec_path}: {stale_reason(read_record(rec_path), identity)}",
                   flush=True)
+        else:
+            record = take_shipped(name, identity, rec_path)   # the repository's record, if it has it
+            if record is not None:
+                return record
     claim = claims.acquire(out, name, wait=wait, finished=None if force else finished)
     if isinstance(claim, dict):  # another process finished it meanwhile
         return claim
@@ -357,9 +364,9 @@ def run_many(configs, *, verbose: bool = True) -> list[dict]:
     records = []
     t0 = time.perf_counter()
     for i, config in enumerate(configs, 1):
-        reused = find_record(config) is not None
+        found = find_record(config)
         record = run(config, progress=False)
-        record["_reused"] = reused
+        record["_reused"] = found is not None
         records.append(record)
         if verbose:
             rc = record["config"]
@@ -368,12 +375,16 @@ def run_many(configs, *, verbose: bool = True) -> list[dict]:
                 not kv[0].startswith(rc["dataset"] + ":"), order.get(kv[0].split(":")[-1], 3)))
             metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(rc['dataset'] + ':') else k} "
                                 f"{v:.1f}" for k, v in items)
-            how = "reused" if reused else f"{record['seconds']['total']:.0f} s"
+            how = ("shipped record" if record.get("shipped_from") else "reused") if found else \
+                f"{record['seconds']['total']:.0f} s"
             print(f"[{i}/{len(configs)}] {rc['dataset']} {rc['method']} n_ctx={record['n_ctx']} "
                   f"seed {rc['seed']}: {metrics}  ({how})", flush=True)
     if verbose:
         n_new = sum(not r["_reused"] for r in records)
-        print(f"{len(records)} runs ({n_new} new, {len(records) - n_new} reused) in "
+        n_shipped = sum(bool(r["_reused"] and r.get("shipped_from")) for r in records)
+        shipped = (f", {n_shipped} of them shipped with the repository (set COCOOP_SHIPPED_RUNS=0 "
+                   "to train them here)") if n_shipped else ""
+        print(f"{len(records)} runs ({n_new} new, {len(records) - n_new} reused{shipped}) in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     return records
 

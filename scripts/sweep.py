@@ -263,7 +263,8 @@ def main(argv=None) -> int:
     p.add_argument("--output-dir", default="outputs", help="records, checkpoints, caches, claims")
     p.add_argument("--experiments", nargs="+", choices=EXPERIMENTS, default=list(BOOK_EXPERIMENTS),
                    help="default: the book's three; budget_check: the appendix's recipe check "
-                        "(the mini recipe's runs beside the paper's epochs and batch sizes)")
+                        "(Table 1's runs at the dropped short budget beside the paper's epochs "
+                        "and batch sizes)")
     p.add_argument("--datasets", nargs="+", help="default: every dataset of the setting")
     p.add_argument("--methods", nargs="+", choices=("zeroshot", "coop", "cocoop"))
     p.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3")

@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# tests train what they check: the repository's shipped records (cocoop_lib/shipped.py) are used
+# only where a test turns them on (tests/test_shipped.py)
+os.environ.setdefault("COCOOP_SHIPPED_RUNS", "0")
 
 import numpy as np
 import pytest

@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from cocoop_lib import selection
 from cocoop_lib.backbone import image_transforms
 from cocoop_lib.datasets import ImageDataset, load_dataset, sample_few_shot, subsample_classes
-from cocoop_lib.experiments import paper_budget, plan, plan_budget_check
+from cocoop_lib.experiments import paper_budget, plan, plan_base_to_new, plan_budget_check
 from cocoop_lib.parameters import check_parameters
-from cocoop_lib.presets import MINI, PAPER, get_recipe, lr_for
+from cocoop_lib.presets import MINI, PAPER, epochs_for, get_recipe, lr_for
 from cocoop_lib.results.tables import budget_check, gain_signs
 from cocoop_lib.runs import RunConfig, run
 from cocoop_lib.text_encoder import tokenize
@@ -88,17 +88,22 @@ def test_random_context_takes_its_own_lr_unless_one_is_given():
     assert RunConfig(dataset="MiniGlyphs", method="coop", device="cpu").resolved().lr == lr_for(MINI, "coop")
 
 
-def test_paper_budget_changes_only_epochs_and_batch_size():
+def test_budget_check_sides_differ_only_in_epochs_and_batch_size():
     P = check_parameters("base_to_new", device="cpu")
     pairs = plan_budget_check(P)
-    assert len(pairs["recipe"]) == len(pairs["paper budget"]) == 6 * 3 * 3
-    for a, b in zip(pairs["recipe"], pairs["paper budget"]):
+    assert len(pairs["short budget"]) == len(pairs["paper budget"]) == 6 * 3 * 3
+    # the mini recipe is the paper's budget now: that side is Table 1's own grid
+    assert [c.resolved() for c in pairs["paper budget"]] == [c.resolved() for c in plan_base_to_new(P)]
+    for a, b in zip(pairs["short budget"], pairs["paper budget"]):
         ra, rb = a.resolved(), b.resolved()
         if a.method == "zeroshot":
             assert ra == rb
             continue
-        want = 50 if (a.method == "coop" and a.dataset == "MiniEmojiNet") else {"coop": 200, "cocoop": 10}[a.method]
+        emoji = a.method == "coop" and a.dataset == "MiniEmojiNet"
+        want = 50 if emoji else {"coop": 200, "cocoop": 10}[a.method]
         assert (rb.epochs, rb.batch_size) == (want, {"coop": 32, "cocoop": 1}[a.method])
+        short = 5 if emoji else {"coop": 10, "cocoop": 2}[a.method]
+        assert (ra.epochs, ra.batch_size) == (short, {"coop": 32, "cocoop": 4}[a.method])
         assert {k: v for k, v in vars(ra).items() if k not in ("epochs", "batch_size")} == \
                {k: v for k, v in vars(rb).items() if k not in ("epochs", "batch_size")}
     # in the paper's own setting the paper budget is the recipe: nothing extra to run
@@ -106,6 +111,14 @@ def test_paper_budget_changes_only_epochs_and_batch_size():
                   device="cpu")
     assert paper_budget(c.resolved(), "ImageNet") == c.resolved()
     assert len(plan(["budget_check"], P)) == 6 * 3 * (1 + 2 + 2)
+
+
+def test_mini_recipe_trains_for_the_papers_epochs_and_batch_sizes():
+    for method in ("coop", "cocoop"):
+        for dataset in ("MiniGlyphs", "MiniEmojiNet"):
+            assert epochs_for(MINI, method, dataset) == epochs_for(PAPER, method,
+                                                                   "ImageNet" if dataset == "MiniEmojiNet" else dataset)
+        assert MINI.batch_size[method] == PAPER.batch_size[method]
 
 
 def _record(dataset, method, seed, base, new):
@@ -125,13 +138,13 @@ def test_budget_check_finds_a_flipped_sign():
     paper = zs + [_record("A", "coop", 1, 70, 40), _record("B", "coop", 1, 80, 44),
                   _record("A", "cocoop", 1, 62, 54), _record("B", "cocoop", 1, 66, 52)]
     check = budget_check(recipe, paper).set_index(["gap", "metric"])
-    # CoOp - CLIP on new: recipe +1.5 (A +5, B -2), paper budget -8: the departure flips it
-    assert check.loc[("CoOp - CLIP", "new"), "recipe"] == pytest.approx(1.5)
+    # CoOp - CLIP on new: short budget +1.5 (A +5, B -2), paper budget -8: the departure flips it
+    assert check.loc[("CoOp - CLIP", "new"), "short_budget"] == pytest.approx(1.5)
     assert check.loc[("CoOp - CLIP", "new"), "paper_budget"] == pytest.approx(-8.0)
     assert not check.loc[("CoOp - CLIP", "new"), "same_sign"]
     assert check.loc[("CoOp - CLIP", "base"), "same_sign"]
     signs = gain_signs(recipe, paper).set_index(["dataset", "seed", "subset"])
-    assert signs.loc[("A", 1, "new"), "recipe"] == 5 and signs.loc[("A", 1, "new"), "paper_budget"] == -10
+    assert signs.loc[("A", 1, "new"), "short_budget"] == 5 and signs.loc[("A", 1, "new"), "paper_budget"] == -10
     assert not signs.loc[("A", 1, "new"), "same_sign"] and signs.loc[("B", 1, "new"), "same_sign"]
     assert len(signs) == 4
 
@@ -178,7 +191,9 @@ def test_budget_sentence_reports_flips_from_the_records(monkeypatch):
                   _record("A", "cocoop", 1, 62, 54), _record("B", "cocoop", 1, 66, 52)]
     monkeypatch.setattr(selection, "budget_check_records", lambda *a: (recipe, paper, []))
     text = selection.budget_sentence(check_parameters("base_to_new", device="cpu"))
-    assert "2 dataset and seed pairs" in text and "CoOp - CLIP new (+1.5 with the recipe, -8.0 at the paper's budget)" in text
-    assert text.endswith("keeps its sign in 1 of 2 dataset and seed pairs")
+    assert text.startswith("these runs use the paper's epochs and batch sizes")
+    assert "2 dataset and seed pairs" in text
+    assert "CoOp - CLIP new (+1.5 at the short budget, -8.0 at the paper's)" in text
+    assert text.endswith("the same sign under both budgets in 1 of 2 dataset and seed pairs")
     paper_text = selection.budget_sentence(check_parameters("base_to_new", device="cpu", recipe="paper"))
     assert "no budget departure" in paper_text

@@ -255,27 +255,27 @@ def agreement_sentence(claims: pd.DataFrame) -> str:
     return text
 
 
-def budget_check(recipe_records: list[dict], paper_budget_records: list[dict]) -> pd.DataFrame:
-    """The claim table's gaps (:func:`claim_check`, average row) under the recipe's budget and under
+def budget_check(short_records: list[dict], paper_budget_records: list[dict]) -> pd.DataFrame:
+    """The claim table's gaps (:func:`claim_check`, average row) under a shorter budget and under
     the paper's epochs and batch sizes, side by side.
 
-    Columns: gap, metric, recipe, paper_budget, same_sign (the departure keeps the story where
-    True), paper (Table 1's gap, for reference).
+    Columns: gap, metric, short_budget, paper_budget, same_sign (the shorter budget keeps the story
+    where True), paper (Table 1's gap, for reference).
     """
-    a = claim_check(base_to_new(recipe_records)).set_index(["gap", "metric"])
+    a = claim_check(base_to_new(short_records)).set_index(["gap", "metric"])
     b = claim_check(base_to_new(paper_budget_records)).set_index(["gap", "metric"])
-    out = pd.DataFrame({"recipe": a["ours"], "paper_budget": b["ours"]}).dropna()
-    out["same_sign"] = np.sign(out.recipe) == np.sign(out.paper_budget)
+    out = pd.DataFrame({"short_budget": a["ours"], "paper_budget": b["ours"]}).dropna()
+    out["same_sign"] = np.sign(out.short_budget) == np.sign(out.paper_budget)
     out["paper"] = a["paper"].reindex(out.index)
     return out.reset_index()
 
 
-def gain_signs(recipe_records: list[dict], paper_budget_records: list[dict],
+def gain_signs(short_records: list[dict], paper_budget_records: list[dict],
                method: str = "coop") -> pd.DataFrame:
-    """Per dataset and seed: ``method``'s base and new accuracy minus zero-shot's, under the recipe
-    and under the paper's budget, and whether the two have the same sign.
+    """Per dataset and seed: ``method``'s base and new accuracy minus zero-shot's, under a shorter
+    budget and under the paper's, and whether the two have the same sign.
 
-    Columns: dataset, seed, subset ("base" | "new"), recipe, paper_budget, same_sign.
+    Columns: dataset, seed, subset ("base" | "new"), short_budget, paper_budget, same_sign.
     """
     def gains(records):
         df = records_frame(records)
@@ -283,8 +283,9 @@ def gain_signs(recipe_records: list[dict], paper_budget_records: list[dict],
         acc = df.pivot_table(index=["dataset", "seed", "subset"], columns="method", values="accuracy")
         return acc[method] - acc["zeroshot"]
 
-    out = pd.DataFrame({"recipe": gains(recipe_records), "paper_budget": gains(paper_budget_records)})
-    out["same_sign"] = np.sign(out.recipe) == np.sign(out.paper_budget)
+    out = pd.DataFrame({"short_budget": gains(short_records),
+                        "paper_budget": gains(paper_budget_records)})
+    out["same_sign"] = np.sign(out.short_budget) == np.sign(out.paper_budget)
     return out.reset_index()
 
 
@@ -329,6 +330,19 @@ def ablation(records: list[dict]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- Tables 2 and 3
+
+
+def base_vs_zero_shot(frame: pd.DataFrame, zero_shot: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """Does ``variant`` train? Its base accuracy per dataset (an :func:`ablation` frame) beside
+    zero-shot CLIP's (a :func:`base_to_new` summary of zero-shot records), average row last.
+
+    Columns: dataset, base, zero_shot_base, above (True where the variant's is higher).
+    """
+    a = frame[frame.variant == variant].set_index("dataset").base
+    z = zero_shot[zero_shot.method == "CLIP"].set_index("dataset").base
+    out = pd.DataFrame({"base": a, "zero_shot_base": z.reindex(a.index)}).dropna()
+    out["above"] = out.base > out.zero_shot_base
+    return out.reset_index()
 
 
 def transfer(records: list[dict], source: str, targets: list[str], plays: dict | None = None,

@@ -1,0 +1,99 @@
+"""The shipped mini-world records (cocoop_lib/shipped.py): complete, reused by the rule, and
+recomputed equal to what is committed."""
+import json
+
+import pytest
+
+from cocoop_lib import runs, shipped
+from cocoop_lib.experiments import BOOK_EXPERIMENTS, plan
+from cocoop_lib.parameters import check_parameters
+from cocoop_lib.runs import RunConfig, find_record, run, run_many
+
+
+def _mini(output_dir, **kw):
+    return RunConfig(**{"dataset": "MiniFashion", "method": "cocoop", "seed": 1, "device": "cpu",
+                        "output_dir": str(output_dir), **kw})
+
+
+def _no_training(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("the run trained although a shipped record fits it")
+    monkeypatch.setattr(runs, "_train_and_evaluate", refuse)
+
+
+def test_book_grid_is_shipped_so_the_main_job_trains_nothing(tmp_path, monkeypatch):
+    """Every run the book's chapters plan (mini world, default parameters) has a shipped record
+    that the reuse rule accepts: a change that renames runs or changes their identity fails here,
+    not as hours of training in `make book`."""
+    monkeypatch.setenv(shipped.ENV, "1")
+    P = check_parameters("base_to_new", device="cpu", output_dir=str(tmp_path))
+    configs = plan(BOOK_EXPERIMENTS, P)
+    missing = [c.resolved().run_name() for c in configs if find_record(c) is None]
+    assert not missing, f"{len(missing)} of {len(configs)} runs have no usable shipped record: {missing[:5]}"
+    assert len(configs) == 81      # 54 base-to-new + 18 long-context CoOp + 9 transfer
+
+
+def test_shipped_record_is_copied_instead_of_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(shipped.ENV, "1")
+    _no_training(monkeypatch)
+    config = _mini(tmp_path)
+    committed = json.loads(shipped.shipped_path(config.resolved().run_name()).read_text())
+    [record] = run_many([config])
+    assert record["metrics"] == committed["metrics"]
+    assert record["shipped_from"] == f"cocoop_lib/assets/mini_runs/records/{config.resolved().run_name()}.json"
+    copy = json.loads((tmp_path / "records" / f"{config.resolved().run_name()}.json").read_text())
+    assert copy == {**committed, "shipped_from": record["shipped_from"]}
+    out = capsys.readouterr().out
+    assert "(shipped record)" in out and "1 of them shipped with the repository" in out
+
+
+def test_shipped_records_are_not_used_when_switched_off_or_stale(tmp_path, monkeypatch):
+    import dataclasses
+
+    from cocoop_lib import presets
+
+    config = _mini(tmp_path)
+    monkeypatch.setenv(shipped.ENV, "0")
+    assert find_record(config) is None
+    monkeypatch.setenv(shipped.ENV, "1")
+    assert find_record(config)["shipped_from"]
+    # a recipe field that no config holds changed: the shipped record is stale, the run trains
+    monkeypatch.setitem(presets.RECIPES, "mini", dataclasses.replace(presets.MINI, momentum=0.5))
+    assert find_record(config) is None
+    _no_training(monkeypatch)
+    with pytest.raises(AssertionError, match="trained although"):
+        run(config, progress=False)
+    # other shots: another run name, nothing shipped
+    monkeypatch.setitem(presets.RECIPES, "mini", presets.MINI)
+    assert find_record(_mini(tmp_path, shots=2)) is None
+
+
+def _recompute_and_compare(config, tmp_path, monkeypatch):
+    monkeypatch.setenv(shipped.ENV, "0")
+    committed = json.loads(shipped.shipped_path(config.resolved().run_name()).read_text())
+    record = run(config, progress=False)
+    assert record["name"] == committed["name"]
+    assert record["metrics"] == committed["metrics"]          # the same predictions, to the image
+    assert record["n_test"] == committed["n_test"] and record["n_train"] == committed["n_train"]
+    # losses: the same to float32 summation order (the sweep's workers ran with 1 thread)
+    assert record["train"]["losses"] == pytest.approx(committed["train"]["losses"], rel=1e-5, abs=1e-6)
+
+
+def test_a_shipped_cocoop_record_recomputes_equal(tmp_path, monkeypatch):
+    """CoCoOp, the paper's 10 epochs at batch 1, on MiniFashion (about 15 s)."""
+    _recompute_and_compare(_mini(tmp_path), tmp_path, monkeypatch)
+
+
+def test_a_shipped_coop_record_recomputes_equal(tmp_path, monkeypatch):
+    """CoOp, the paper's 200 epochs at batch 32, on MiniDigits (about 40 s)."""
+    _recompute_and_compare(_mini(tmp_path, dataset="MiniDigits", method="coop", seed=2), tmp_path,
+                           monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["MiniFashion", "MiniDigits"])
+@pytest.mark.parametrize("method", ["coop", "cocoop"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_small_shipped_record_recomputes_equal(dataset, method, seed, tmp_path, monkeypatch):
+    _recompute_and_compare(_mini(tmp_path, dataset=dataset, method=method, seed=seed), tmp_path,
+                           monkeypatch)
