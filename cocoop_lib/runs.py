@@ -425,8 +425,10 @@ def load_trained(record: dict):
             candidates.insert(0, checkpoint_file(c.output_dir, record["name"], record_identity(record)))
         ckpt = next((p for p in candidates if p.exists()), candidates[0])
         if not ckpt.exists():
-            raise RecordError(f"checkpoint {ckpt} of record {record['name']} is missing; run it "
-                              "again with force=True (--force) to rebuild it")
+            shipped = (" (the record came with the repository, whose shipped runs carry checkpoints "
+                       "only for chapter 1's runs)" if record.get("shipped_from") else "")
+            raise RecordError(f"checkpoint {ckpt} of record {record['name']} is missing{shipped}; "
+                              "run it again with force=True (--force) to rebuild it")
         learner.load_state_dict(load_checkpoint(ckpt)["learner"])
     learner.eval()
     return PromptedCLIP(backbone, learner, class_chunk=c.class_chunk), part

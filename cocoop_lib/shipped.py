@@ -16,10 +16,11 @@ records and compare them with the committed ones (``tests/test_shipped.py``).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-from .identity import stale_reason
-from .records import read_record, write_json_atomic
+from .identity import checkpoint_file, stale_reason
+from .records import read_record, write_atomic, write_json_atomic
 
 SHIPPED_DIR = Path(__file__).parent / "assets" / "mini_runs"   # an output_dir: records/ committed
 ENV = "COCOOP_SHIPPED_RUNS"
@@ -54,10 +55,20 @@ def shipped_record(name: str, identity: dict, store: Path = SHIPPED_DIR) -> dict
 
 
 def take_shipped(name: str, identity: dict, rec_path: Path, store: Path = SHIPPED_DIR) -> dict | None:
-    """:func:`shipped_record`, copied to ``rec_path`` (the run's own record from then on)."""
+    """:func:`shipped_record`, copied to ``rec_path`` (the run's own record from then on, its
+    ``config.output_dir`` the folder it now lives in), with the run's final checkpoint where one
+    ships (``store/checkpoints``: only for the runs a chapter loads, chapter 1's)."""
     if shipped_path(name, store).resolve() == Path(rec_path).resolve():
         return None                  # the run writes into the store itself (the sweep that fills it)
     record = shipped_record(name, identity, store)
-    if record is not None:
-        write_json_atomic(rec_path, record)
+    if record is None:
+        return None
+    out = Path(rec_path).parent.parent
+    record["config"] = dict(record["config"], output_dir=str(out))
+    ckpt = checkpoint_file(store, name, identity)
+    if ckpt.exists():
+        target = checkpoint_file(out, name, identity)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, lambda tmp: shutil.copyfile(ckpt, tmp))
+    write_json_atomic(rec_path, record)
     return record

@@ -42,9 +42,33 @@ def test_shipped_record_is_copied_instead_of_training(tmp_path, monkeypatch, cap
     assert record["metrics"] == committed["metrics"]
     assert record["shipped_from"] == f"cocoop_lib/assets/mini_runs/records/{config.resolved().run_name()}.json"
     copy = json.loads((tmp_path / "records" / f"{config.resolved().run_name()}.json").read_text())
-    assert copy == {**committed, "shipped_from": record["shipped_from"]}
+    assert copy == {**committed, "shipped_from": record["shipped_from"],
+                    "config": {**committed["config"], "output_dir": str(tmp_path)}}
     out = capsys.readouterr().out
     assert "(shipped record)" in out and "1 of them shipped with the repository" in out
+    # no checkpoint ships for this run: loading its model says so and how to rebuild it
+    from cocoop_lib.errors import RecordError
+    with pytest.raises(RecordError, match="shipped runs carry checkpoints only for chapter 1"):
+        runs.load_trained(record)
+
+
+def test_chapter_one_models_load_from_shipped_checkpoints(tmp_path, monkeypatch):
+    """Chapter 1 inspects the learned context of MiniEmojiNet seed 1: those two checkpoints ship
+    and load into the learner, equal to the committed file."""
+    import torch
+
+    from cocoop_lib.training import load_checkpoint
+
+    monkeypatch.setenv(shipped.ENV, "1")
+    _no_training(monkeypatch)
+    for method in ("coop", "cocoop"):
+        record = run(_mini(tmp_path, dataset="MiniEmojiNet", method=method), progress=False)
+        model, part = runs.load_trained(record)
+        [ckpt] = (shipped.SHIPPED_DIR / "checkpoints").glob(f"{record['name']}-*.pt")
+        state = load_checkpoint(ckpt)["learner"]
+        for key, value in model.prompt_learner.state_dict().items():
+            assert torch.equal(value, state[key]), key
+        assert len(part.classnames) == 50
 
 
 def test_shipped_records_are_not_used_when_switched_off_or_stale(tmp_path, monkeypatch):
