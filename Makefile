@@ -1,7 +1,7 @@
 # The project's two commands (see README):
 #   make book   executes every notebook on the offline mini world and builds the HTML book
 #               (runs whose records ship in cocoop_lib/assets/mini_runs are reused, not trained;
-#               make book RECOMPUTE=1 trains every run, about 2.5 hours on 2 cores)
+#               make book RECOMPUTE=1 trains every run: about 4 CPU hours)
 #   make test   runs the test suite
 # Both create the virtual environment .venv on first use (pip, from requirements.txt).
 PYTHON ?= python3

@@ -67,7 +67,7 @@ MINI = Recipe(
          "32x32 images, so random crops keep >= 80% of the image (an 8% crop of 32 pixels destroys "
          "it, and smaller crops break the pixelated and tilted domains apart); learning rates chosen "
          "by the rule of cocoop_lib/selection.py from base-class validation accuracy only: CoOp 0.3, "
-         "CoCoOp 0.1, CoOp with random context (the ablation's) 0.002. Its runs cost about 2.5 CPU "
+         "CoCoOp 0.1, CoOp with random context (the ablation's) 0.002. Its runs cost about 4 CPU "
          "hours, so their records ship with the repository (cocoop_lib/shipped.py).",
 )
 

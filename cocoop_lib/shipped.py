@@ -1,8 +1,9 @@
 """The records of mini-world runs that ship with the repository, reused instead of retraining.
 
-The mini recipe trains for the paper's epochs and batch sizes, which cost about 2.5 CPU hours on
-2 cores for the book's whole grid: more than the main job's 20 minutes. So the runs were made
-once by ``scripts/sweep.py`` and their records are committed (``assets/mini_runs/records``).
+The mini recipe trains for the paper's epochs and batch sizes, which cost about 4 CPU hours for
+the book's whole grid (2 hours on 2 cores with 2 sweep workers): more than the main job's 20
+minutes. So the runs were made once by ``scripts/sweep.py`` and their records are committed
+(``assets/mini_runs/records``).
 A run whose record is not in its ``output_dir`` takes the shipped one instead of training, under
 the same reuse rule as any record (:func:`identity.stale_reason`: same weights, split file, image
 list and recipe), so a changed mini world, recipe or backbone trains again. The record is copied
