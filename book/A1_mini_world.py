@@ -176,12 +176,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from cocoop_lib import shipped
 from cocoop_lib.experiments import plan_base_to_new
 from cocoop_lib.notebook import glue_numbers
+from cocoop_lib.shipped_check import cheapest_shipped, recompute
 
-to_check = shipped.cheapest_shipped(plan_base_to_new(P))
-checks = pd.DataFrame([shipped.recompute(c, Path(P.output_dir) / "shipped_check") for c in to_check],
+to_check = cheapest_shipped(plan_base_to_new(P))
+checks = pd.DataFrame([recompute(c, Path(P.output_dir) / "shipped_check") for c in to_check],
                       columns=["run", "metrics_equal", "max_metric_diff", "max_loss_diff", "seconds"])
 glue_numbers({"n_checked": len(checks), "n_equal": int(checks.metrics_equal.sum())})
 if checks.empty:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cocoop_lib import runs, shipped
+from cocoop_lib import runs, shipped, shipped_check
 from cocoop_lib.experiments import BOOK_EXPERIMENTS, plan
 from cocoop_lib.parameters import check_parameters
 from cocoop_lib.runs import RunConfig, find_record, run, run_many
@@ -93,7 +93,7 @@ def test_shipped_records_are_not_used_when_switched_off_or_stale(tmp_path, monke
 
 
 def _recompute_and_compare(config, tmp_path, monkeypatch):
-    check = shipped.recompute(config, tmp_path)
+    check = shipped_check.recompute(config, tmp_path)
     assert check["run"] == config.resolved().run_name()
     assert check["metrics_equal"] and check["max_metric_diff"] == 0   # the same predictions
     # losses: the same to float32 summation order (the sweep's workers ran with 1 thread)
@@ -106,11 +106,11 @@ def _recompute_and_compare(config, tmp_path, monkeypatch):
 
 def test_cheapest_shipped_picks_one_small_run_per_method(tmp_path):
     P = check_parameters("base_to_new", device="cpu", output_dir=str(tmp_path))
-    picked = shipped.cheapest_shipped(plan(["base_to_new"], P))
+    picked = shipped_check.cheapest_shipped(plan(["base_to_new"], P))
     assert [(c.method, c.dataset) for c in picked] in (
         [("coop", d1), ("cocoop", d2)] for d1 in ("MiniDigits", "MiniFashion") for d2 in ("MiniDigits", "MiniFashion"))
     smoke = check_parameters("base_to_new", device="cpu", output_dir=str(tmp_path), epochs=2, shots=2)
-    assert shipped.cheapest_shipped(plan(["base_to_new"], smoke)) == []   # nothing ships for it
+    assert shipped_check.cheapest_shipped(plan(["base_to_new"], smoke)) == []   # nothing ships for it
 
 
 def test_a_shipped_cocoop_record_recomputes_equal(tmp_path, monkeypatch):
