@@ -64,6 +64,14 @@ def plan_ablation(P, large_n_ctx: int | None = None) -> list:
     return out
 
 
+def _at_budget(config, source: str, epochs: dict, source_coop_epochs: int, batch_size: dict):
+    """``config`` with another budget: ``epochs`` per method (CoOp on ``source``, the dataset that
+    plays ImageNet: ``source_coop_epochs``) and ``batch_size`` per method; nothing else changes."""
+    n = source_coop_epochs if (config.method == "coop" and config.dataset == source) \
+        else epochs[config.method]
+    return replace(config, epochs=n, batch_size=batch_size[config.method])
+
+
 def paper_budget(config, source: str):
     """``config`` (a trained run) at the paper's epochs and batch size, everything else unchanged.
 
@@ -73,19 +81,15 @@ def paper_budget(config, source: str):
     """
     from .presets import PAPER
 
-    epochs = PAPER.epochs_on["coop:ImageNet"] if (config.method == "coop" and config.dataset == source) \
-        else PAPER.epochs[config.method]
-    return replace(config, epochs=epochs, batch_size=PAPER.batch_size[config.method])
+    return _at_budget(config, source, PAPER.epochs, PAPER.epochs_on["coop:ImageNet"], PAPER.batch_size)
 
 
 def short_budget(config, source: str):
     """``config`` (a trained run) at the dropped short budget (:data:`presets.SHORT_BUDGET`: CoOp 10
     epochs, 5 on ``source``, batch 32; CoCoOp 2 epochs at batch 4), everything else unchanged."""
-    from .presets import SHORT_BUDGET
+    from .presets import SHORT_BUDGET as S
 
-    epochs = SHORT_BUDGET["epochs_on"]["coop:MiniEmojiNet"] if (
-        config.method == "coop" and config.dataset == source) else SHORT_BUDGET["epochs"][config.method]
-    return replace(config, epochs=epochs, batch_size=SHORT_BUDGET["batch_size"][config.method])
+    return _at_budget(config, source, S["epochs"], S["epochs_on"]["coop:MiniEmojiNet"], S["batch_size"])
 
 
 def plan_budget_check(P) -> dict:

@@ -73,4 +73,3 @@ def take_shipped(name: str, identity: dict, rec_path: Path, store: Path = SHIPPE
         write_atomic(target, lambda tmp: shutil.copyfile(ckpt, tmp))
     write_json_atomic(rec_path, record)
     return record
-
