@@ -197,3 +197,14 @@ def test_budget_sentence_reports_flips_from_the_records(monkeypatch):
     assert text.endswith("the same sign under both budgets in 1 of 2 dataset and seed pairs")
     paper_text = selection.budget_sentence(check_parameters("base_to_new", device="cpu", recipe="paper"))
     assert "no budget departure" in paper_text
+
+
+def test_base_gain_count_takes_a_mean_of_exactly_five_points(monkeypatch):
+    """MiniFashion's CoOp base gains 8.0, 1.2 and 5.8 over seeds: a mean of 5 points, which
+    float sums give as 4.999...; it counts as >= 5."""
+    zs = [_record("A", "zeroshot", s, 66.4, 85.0) for s in (1, 2, 3)]
+    runs = zs + [_record("A", "coop", s, b, 86.0) for s, b in zip((1, 2, 3), (74.4, 67.6, 72.2))] \
+        + [_record("A", "cocoop", s, 68.0, 86.0) for s in (1, 2, 3)]
+    monkeypatch.setattr(selection, "budget_check_records", lambda *a: (runs, runs, []))
+    counts = selection.budget_check_report()["counts"]
+    assert (counts["base_gain5"], counts["base_gain5_short"], counts["n_datasets"]) == (1, 1, 1)
