@@ -65,7 +65,18 @@ def test_selection_runs_see_only_base_class_validation_data():
 
 
 def test_the_recipe_holds_what_the_committed_selection_chose():
+    """presets.MINI holds the choice of the selection in force: the paper-budget one (the rule)
+    once complete, until then the short-budget one; its runs' epochs and batch sizes are the
+    budget its rule names."""
     summary = selection.load_summary()
+    paper = selection.SUMMARY.exists()
+    assert summary["rule"] == (selection.RULE if paper else selection.SHORT_RULE)
+    budget = PAPER if paper else None
+    coop_epochs = {d: (50 if d == "MiniEmojiNet" else 200) if paper else (5 if d == "MiniEmojiNet" else 10)
+                   for d in summary["datasets"]}
+    assert summary["epochs"]["coop"] == summary["epochs"]["coop-random"] == coop_epochs
+    assert set(summary["epochs"]["cocoop"].values()) == {budget.epochs["cocoop"] if paper else 2}
+    assert summary["batch_size"] == {"coop": 32, "coop-random": 32, "cocoop": 1 if paper else 4}
     table = {v: {float(lr): row for lr, row in rows.items()} for v, rows in summary["table"].items()}
     assert selection.choose(table) == summary["chosen"]
     for variant, rows in table.items():                      # every grid point on every dataset
@@ -76,7 +87,6 @@ def test_the_recipe_holds_what_the_committed_selection_chose():
     assert lr_for(MINI, "coop") == chosen["coop"]
     assert lr_for(MINI, "coop", random_ctx=True) == chosen["coop-random"]
     assert lr_for(MINI, "cocoop") == chosen["cocoop"]
-    assert summary["rule"] == selection.RULE
     assert lr_for(PAPER, "coop", random_ctx=True) == lr_for(PAPER, "cocoop") == 0.002
 
 
