@@ -47,13 +47,16 @@ def versions() -> dict:
 
 
 def device_info(device: str | torch.device = "cpu") -> dict:
-    """What the computation ran on: GPU name and CUDA version, or CPU and thread count."""
+    """What the computation ran on and what decides its float32 sums (:mod:`kernel_path`): the
+    GPU and its CUDA / cuDNN versions, or the CPU model, torch's CPU capability, the BLAS / oneDNN
+    builds, the thread count and any kernel-overriding environment variable."""
+    from .kernel_path import kernel_path
+
     device = torch.device(device)
     if device.type == "cuda":
-        return {"device": str(device), "device_name": torch.cuda.get_device_name(device),
-                "cuda": torch.version.cuda}
+        return {"device": str(device), **kernel_path(device)}
     return {"device": "cpu", "device_name": platform.processor() or platform.machine(),
-            "cpu_threads": torch.get_num_threads()}
+            **kernel_path(device)}
 
 
 def provenance(device: str | torch.device = "cpu") -> dict:

@@ -142,7 +142,9 @@ def _slug(s: str) -> str:
 
 def claim_display(claims: pd.DataFrame, caption: str = "The paper's claim: gaps on the average row"):
     """Gap table: rows gap x metric; columns ours, paper, same sign; ours coloured by its sign
-    (a gap compares two methods on the same data, so its sign means the same in any setting)."""
+    (a gap compares two methods on the same data, so its sign means the same in any setting).
+    With the machine-noise columns (:func:`tables.claim_check` ``noise=``): "machine noise", and
+    "within machine noise" marked beside the gaps another CPU could flip."""
     if claims.empty:
         return pd.DataFrame().style
     c = claims.set_index(["gap", "metric"])
@@ -151,7 +153,10 @@ def claim_display(claims: pd.DataFrame, caption: str = "The paper's claim: gaps 
         "paper": c.paper.map(lambda v: "–" if pd.isna(v) else f"{v:+.2f}"),
         "same sign": c.same_sign.map(lambda v: "–" if v is None or pd.isna(v) else ("yes" if v else "no")),
     })
-    nums = pd.DataFrame({"ours": c.ours, "paper": np.nan, "same sign": np.nan}, index=c.index)
+    if "noise" in c:
+        text["machine noise"] = [f"±{n:.2f}" + (" (within machine noise)" if w else "")
+                                 for n, w in zip(c.noise, c.within_noise)]
+    nums = pd.DataFrame({col: (c.ours if col == "ours" else np.nan) for col in text}, index=c.index)
     return _styled(text, nums, caption, "table-claim")
 
 

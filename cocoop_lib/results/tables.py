@@ -218,25 +218,56 @@ def average_row(summary: pd.DataFrame, method: str) -> dict:
     return row.iloc[0].to_dict() if len(row) else {}
 
 
-def claim_check(summary: pd.DataFrame) -> pd.DataFrame:
+def claim_check(summary: pd.DataFrame, noise: dict | None = None) -> pd.DataFrame:
     """The paper's claim in numbers: gaps between methods on the average row, ours and paper's.
 
     Rows: "CoOp - CLIP", "CoCoOp - CoOp", "CoCoOp - CLIP" (where both methods ran) x metric
     (base, new, H); columns ours, paper (Table 1's average row) and same_sign. A gap compares two
     methods on the same data, so it is meaningful in any setting (the mini world included).
+
+    ``noise`` (:func:`kernel_path.machine_noise`): the measured cross-kernel-path spread; then the columns
+    ``noise`` (how far another machine could move the gap: :func:`kernel_path.gap_noise`, points)
+    and ``within_noise`` (|ours| <= noise: the sign may differ on another machine) are added.
     """
+    from ..kernel_path import gap_noise
+
     rows = []
     for a, b in (("CoOp", "CLIP"), ("CoCoOp", "CoOp"), ("CoCoOp", "CLIP")):
         ra, rb = average_row(summary, a), average_row(summary, b)
         if not ra or not rb:
             continue
+        n_runs = min(_n_runs(summary, a), _n_runs(summary, b))
         for m in ("base", "new", "H"):
             ours = ra[m] - rb[m]
             paper = ra.get(f"paper_{m}", np.nan) - rb.get(f"paper_{m}", np.nan)
-            rows.append(dict(gap=f"{a} - {b}", metric=m, ours=ours, paper=paper,
-                             same_sign=bool(np.sign(ours) == np.sign(paper)) if not np.isnan(paper)
-                             else None))
+            row = dict(gap=f"{a} - {b}", metric=m, ours=ours, paper=paper,
+                       same_sign=bool(np.sign(ours) == np.sign(paper)) if not np.isnan(paper) else None)
+            if noise is not None:
+                row["noise"] = gap_noise(noise, m, (a, b), n_runs)
+                row["within_noise"] = bool(abs(ours) <= row["noise"])
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _n_runs(summary: pd.DataFrame, method: str) -> int:
+    """Runs behind ``method``'s average row: its datasets x the seeds all of them have."""
+    mine = summary[summary.method == method]
+    return int((mine.dataset != AVERAGE).sum() * average_row(summary, method).get("n_seeds", 1))
+
+
+def noise_sentence(claims: pd.DataFrame) -> str:
+    """Which of the claim table's gaps another machine could flip (for the book's prose, glued)."""
+    if "within_noise" not in claims:
+        return ("the spread between machines was measured only for the mini world on a CPU, so no "
+                "gap here is checked against it")
+    weak = claims[claims.within_noise.astype(bool)]
+    n = len(claims)
+    if weak.empty:
+        return (f"all {n} gaps are larger than the spread another CPU's float32 sums could cause in "
+                "an average of these runs, so no verdict here depends on the machine")
+    return (f"{len(weak)} of the {n} gaps are within machine noise (another CPU could move them by "
+            "as much as they are, so their sign is not a verdict): " + ", ".join(
+                f"{r.gap} {r.metric} ({r.ours:+.2f}, noise ±{r.noise:.2f})" for r in weak.itertuples()))
 
 
 def agreement_sentence(claims: pd.DataFrame) -> str:
