@@ -12,8 +12,11 @@ with its recomputation by one of two rules (:func:`compare`):
 * **another (or an unknown) path**: metrics within the measured tolerance
   (``assets/kernel_paths/tolerance.json``, made by ``scripts/measure_kernel_paths.py``), and the
   first epochs' losses within their own measured tolerance, which is what still catches a
-  changed recipe (an lr, an augmentation draw): before the trajectories part, another path moves
-  the losses in their 6th or 7th digit, a real change in their 2nd.
+  changed computation that no setting shows (an augmentation draw, the data, the init): before
+  the trajectories part, another path moves those losses in their 6th digit or later.
+
+In both regimes the two runs must have been asked for the same thing first (:func:`settings`:
+config, recipe, the lr of every epoch), so a changed lr or recipe fails with its name.
 
     path = kernel_path("cpu")                 # {"cpu_model": ..., "cpu_capability": "AVX512", ...}
     other = other_path_env()                  # env vars that make a child process take another path
@@ -139,6 +142,30 @@ def differences(reference: dict, record: dict) -> dict:
     return {"metrics": metrics, "losses": losses}
 
 
+# Config fields that do not change what a run computes (where it is written, which device name).
+NOT_SETTINGS = ("output_dir", "device", "data_root", "tag")
+
+
+def settings(record: dict) -> dict:
+    """What a run was asked to compute, independent of the kernel path: its resolved config, its
+    recipe's training fields and the per-epoch learning rates (plain Python arithmetic)."""
+    recipe = {k: v for k, v in record.get("recipe", {}).items() if k not in ("note", "name")}
+    config = {k: v for k, v in record.get("config", {}).items() if k not in NOT_SETTINGS}
+    return {"config": config, "recipe": recipe, "lrs": record.get("train", {}).get("lrs")}
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            found = _first_difference(x, y, f"{prefix}{key}.")
+            if found:
+                return found
+        elif x != y:
+            return f"{prefix}{key}: {x!r} vs {y!r}"
+    return None
+
+
 def compare(reference: dict, record: dict, tolerance: dict | None = None) -> dict:
     """Compare ``record`` (recomputed) with ``reference`` (e.g. a shipped record) by the rule of
     their regime.
@@ -147,11 +174,16 @@ def compare(reference: dict, record: dict, tolerance: dict | None = None) -> dic
     failed condition, "" when passed), "max_metric_diff" (points), "max_loss_diff",
     "max_loss_start_diff" (over the tolerance's first epochs), "metrics_equal"}.
     """
+    changed = _first_difference(settings(reference), settings(record))
     d = differences(reference, record)
     metric_diff = max((abs(v) for v in d["metrics"].values()), default=0.0)
     loss_diff = max(d["losses"], default=0.0)
     out = {"metrics_equal": all(v == 0 for v in d["metrics"].values()),
            "max_metric_diff": metric_diff, "max_loss_diff": loss_diff}
+    if changed:       # in either regime: the runs were not asked to compute the same thing
+        return out | {"regime": "same kernel path" if same_path(reference, record) else
+                      "another kernel path", "max_loss_start_diff": max(d["losses"][:2], default=0.0),
+                      "passed": False, "why": f"the runs' settings differ ({changed}): the run itself changed"}
     if same_path(reference, record):
         out["regime"] = "same kernel path"
         out["max_loss_start_diff"] = loss_diff
@@ -176,14 +208,16 @@ def compare(reference: dict, record: dict, tolerance: dict | None = None) -> dic
     return out | {"passed": not why, "why": why}
 
 
+METHOD_IDS = {"CLIP": "zeroshot", "CoOp": "coop", "CoCoOp": "cocoop"}   # display name -> id
+
+
 def gap_noise(tolerance: dict, metric: str, methods: tuple, n_runs: int, z: float = 3.0) -> float:
     """How far another kernel path could move an average-row gap between two ``methods`` (display
-    names; "CLIP" is zero-shot), each averaged over ``n_runs`` runs: ``z`` standard deviations of
-    the difference of two averages whose runs move independently by the measured per-run RMS
-    (the trajectories of different datasets and seeds part independently; the measured mean
-    difference is about zero). Points."""
-    rms = [tolerance["per_run_rms_zeroshot"] if m == "CLIP" else tolerance["per_run_rms"][metric]
-           for m in methods]
+    names: "CLIP", "CoOp", "CoCoOp"), each averaged over ``n_runs`` runs: ``z`` standard deviations
+    of the difference of two averages whose runs move independently, each by its method's measured
+    per-run RMS (the trajectories of different datasets and seeds part independently, and the
+    measured differences average about zero). Points."""
+    rms = [tolerance["per_run_rms"][METHOD_IDS[m]][metric] for m in methods]
     return z * math.sqrt(sum(r * r for r in rms) / max(n_runs, 1))
 
 

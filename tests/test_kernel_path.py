@@ -116,8 +116,11 @@ def _strip_path(record: dict) -> dict:
 
 def test_another_kernel_path_stays_within_tolerance_and_planted_changes_fail_both_rules(tmp_path, monkeypatch):
     """The tolerance branch on every machine: the same run in a child process on another kernel
-    path (other_path_env) passes by the tolerance rule. A planted change (half the lr; another crop
-    scale, i.e. other augmentation draws) fails the bit-equal rule and the tolerance rule."""
+    path (other_path_env) passes by the tolerance rule. Planted changes fail the bit-equal rule and
+    the tolerance rule: half the lr (a setting: named), and another augmentation draw (one extra
+    random number before every crop: no setting shows it, the first epoch's loss does)."""
+    from cocoop_lib.datasets.augment import TensorTrainAugment
+
     def config(out, **kw):
         return RunConfig(dataset="MiniFashion", method="coop", seed=1, epochs=3, device="cpu",
                          output_dir=str(tmp_path / out), **kw)
@@ -135,11 +138,56 @@ def test_another_kernel_path_stays_within_tolerance_and_planted_changes_fail_bot
     assert result["max_loss_diff"] > 0                                  # it did take another path
 
     half_lr = run(config("lr", lr=reference["config"]["lr"] / 2), progress=False)
-    monkeypatch.setitem(presets.RECIPES, "mini", dataclasses.replace(presets.MINI, crop_scale=(0.6, 1.0)))
-    crops = run(config("crop"), progress=False)
-    for planted in (half_lr, crops):
+    crop_params = TensorTrainAugment.crop_params
+
+    def shifted(self, height, width):
+        torch.rand(1)                                                   # one extra draw
+        return crop_params(self, height, width)
+
+    monkeypatch.setattr(TensorTrainAugment, "crop_params", shifted)
+    draws = run(config("draws"), progress=False)
+    monkeypatch.undo()
+    assert draws["config"] == {**reference["config"], "output_dir": str(tmp_path / "draws")}
+    for planted, sign in ((half_lr, "settings differ (config.lr"), (draws, "epochs' losses differ")):
         same = compare(reference, planted)
         assert same["regime"] == "same kernel path" and not same["passed"]
         across = compare(_strip_path(reference), planted)
         assert across["regime"] == "another kernel path" and not across["passed"]
-        assert "the run itself changed" in across["why"], across["why"]
+        assert sign in across["why"] and "the run itself changed" in across["why"], across["why"]
+
+
+def _summary(gaps: dict) -> "pd.DataFrame":
+    """A base_to_new-shaped summary: 6 datasets x 3 seeds per method; CLIP at 50 everywhere and
+    the other methods' average rows at 50 + the given offsets."""
+    import pandas as pd
+
+    from cocoop_lib.results import AVERAGE
+
+    rows = []
+    for method, offset in (("CLIP", {}), ("CoOp", gaps["CoOp"]), ("CoCoOp", gaps["CoCoOp"])):
+        values = {m: 50.0 + offset.get(m, 0.0) for m in ("base", "new", "H")}
+        rows += [dict(dataset=f"D{i}", method=method, n_seeds=3, **values) for i in range(6)]
+        rows.append(dict(dataset=AVERAGE, method=method, n_seeds=3, **values))
+    return pd.DataFrame(rows)
+
+
+def test_claim_gaps_smaller_than_machine_noise_are_marked():
+    """The noise of a gap of two 18-run averages whose runs move by RMS 1 and 1 is
+    3 * sqrt(2) / sqrt(18) = 1 point; against zero-shot (RMS 0) it is 3 / sqrt(18)."""
+    from cocoop_lib import results
+
+    tol = {"per_run_rms": {"coop": {"base": 1.0, "new": 1.0, "H": 1.0},
+                           "cocoop": {"base": 1.0, "new": 1.0, "H": 1.0},
+                           "zeroshot": {"base": 0.0, "new": 0.0, "H": 0.0}}}
+    summary = _summary({"CoOp": {"base": 5.0, "new": -0.5, "H": 2.0},
+                        "CoCoOp": {"base": 5.9, "new": 3.0, "H": 3.0}})
+    claims = results.claim_check(summary, noise=tol).set_index(["gap", "metric"])
+    assert claims.loc[("CoCoOp - CoOp", "base"), "noise"] == pytest.approx(1.0)
+    assert claims.loc[("CoOp - CLIP", "new"), "noise"] == pytest.approx(3 / 18 ** 0.5)
+    weak = sorted(claims.index[claims.within_noise])
+    assert weak == [("CoCoOp - CoOp", "H"), ("CoCoOp - CoOp", "base"), ("CoOp - CLIP", "new")]
+    sentence = results.noise_sentence(claims.reset_index())
+    assert sentence.startswith("3 of the 9 gaps are within machine noise")
+    assert "CoCoOp - CoOp base (+0.90, noise ±1.00)" in sentence
+    assert "within_noise" not in results.claim_check(summary)          # no noise given: no marks
+    assert "measured only for the mini world on a CPU" in results.noise_sentence(results.claim_check(summary))
