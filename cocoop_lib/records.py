@@ -210,7 +210,8 @@ def read_record(path: str | Path) -> dict:
             raise ValueError("not a JSON object")
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise RecordError(f"run record {path} is damaged ({err}); delete it or run again with "
-                          "--force (force=True) to recompute it") from None
+                          "--force (the CLI and scripts/sweep.py; force=True in Python) to "
+                          "recompute it") from None
     return data
 
 
