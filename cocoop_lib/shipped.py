@@ -81,11 +81,11 @@ def switched_off():
         _OVERRIDE.pop()
 
 
-def shipped_path(name: str, store: Path = SHIPPED_DIR) -> Path:
-    return Path(store) / "records" / f"{name}.json"
+def shipped_path(name: str, store: Path | None = None) -> Path:
+    return Path(SHIPPED_DIR if store is None else store) / "records" / f"{name}.json"
 
 
-def available(name: str, store: Path = SHIPPED_DIR) -> bool:
+def available(name: str, store: Path | None = None) -> bool:
     """Whether reuse is enabled and the store has a record named ``name`` (not yet checked)."""
     return enabled() and shipped_path(name, store).exists()
 
@@ -141,10 +141,10 @@ def committed_digest(store: Path) -> dict[str, str]:
     return _DIGESTS[str(path)][1]
 
 
-def check_committed(path: Path, store: Path = SHIPPED_DIR) -> None:
+def check_committed(path: Path, store: Path | None = None) -> None:
     """Raise :class:`ShippedRecordError` unless ``path`` (a file of ``store``) is byte for byte
     the committed one (its sha256 in ``<store>/SHA256SUMS``)."""
-    path, store = Path(path), Path(store)
+    path, store = Path(path), Path(SHIPPED_DIR if store is None else store)
     rel = path.relative_to(store).as_posix()
     expected = committed_digest(store).get(rel)
     fix = (f"restore it with `git checkout -- {_shown(path)}`, or set {ENV}=0 to train this run "
@@ -182,7 +182,7 @@ def consistency_problem(record: dict, name: str) -> str | None:
     return None
 
 
-def read_shipped(path: Path, store: Path = SHIPPED_DIR) -> dict:
+def read_shipped(path: Path, store: Path | None = None) -> dict:
     """A shipped record, checked against the committed digest and for its own consistency."""
     check_committed(path, store)
     record = read_record(path)
@@ -194,7 +194,7 @@ def read_shipped(path: Path, store: Path = SHIPPED_DIR) -> dict:
     return record
 
 
-def shipped_record(name: str, identity: dict, store: Path = SHIPPED_DIR,
+def shipped_record(name: str, identity: dict, store: Path | None = None,
                    data_root: str | None = None) -> dict | None:
     """The shipped record of run ``name`` (with ``"shipped_from"``), if reuse is enabled, the store
     has it and it belongs to ``identity`` (:func:`identity.stale_reason`); else None. Its
@@ -212,12 +212,13 @@ def shipped_record(name: str, identity: dict, store: Path = SHIPPED_DIR,
     return record
 
 
-def take_shipped(name: str, identity: dict, rec_path: Path, store: Path = SHIPPED_DIR,
+def take_shipped(name: str, identity: dict, rec_path: Path, store: Path | None = None,
                  data_root: str | None = None) -> dict | None:
     """:func:`shipped_record`, copied to ``rec_path`` (the run's own record from then on, its
     ``config.output_dir`` the folder it now lives in and its ``config.data_root`` the run's), with
     the run's final checkpoint where one ships (``store/checkpoints``: only for the runs a chapter
     loads, chapter 1's)."""
+    store = SHIPPED_DIR if store is None else store
     if shipped_path(name, store).resolve() == Path(rec_path).resolve():
         return None                  # the run writes into the store itself (the sweep that fills it)
     record = shipped_record(name, identity, store, data_root=data_root)
