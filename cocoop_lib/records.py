@@ -144,8 +144,7 @@ def write_atomic(path: str | Path, write) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_name(path), suffix=".tmp")
-    os.close(fd)
+    tmp = _mkstemp_next_to(path)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
@@ -160,31 +159,57 @@ def write_atomic(path: str | Path, write) -> None:
         raise
 
 
+def _mkstemp_next_to(path: Path) -> str:
+    """A new empty temporary file next to ``path`` (:func:`temp_name`); ENOSPC -> DiskFullError."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_name(path), suffix=".tmp")
+    except OSError as err:
+        if _is_disk_full(err):
+            raise _disk_full_error(path) from None
+        raise
+    os.close(fd)
+    return tmp
+
+
 def create_json_exclusive(path: str | Path, data: dict) -> bool:
     """Create ``path`` holding ``data`` only if it does not exist (the O_EXCL of a claim), never
     leaving an empty or partial file: the JSON is written to a temporary file that is then
-    hard-linked to ``path`` (atomic, fails if ``path`` exists). False if ``path`` exists; a full
-    disk raises :class:`DiskFullError` and leaves nothing behind."""
+    hard-linked to ``path`` (atomic, fails if ``path`` exists; where the file system has no hard
+    links, an O_EXCL create removed again on failure). False if ``path`` exists; a full disk
+    raises :class:`DiskFullError` and leaves nothing behind."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_name(path), suffix=".tmp")
+    tmp = _mkstemp_next_to(path)
     try:
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        except OSError as err:
-            if _is_disk_full(err):
-                raise _disk_full_error(path) from None
-            raise
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.link(tmp, path)
         return True
+    except FileExistsError:
+        return False
+    except OSError as err:
+        if _is_disk_full(err):
+            raise _disk_full_error(path) from None
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
     finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+    try:                                # no hard links here: O_EXCL, and no empty file on failure
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        if _is_disk_full(err):
+            raise _disk_full_error(path) from None
+        raise
+    return True
 
 
 def write_json_atomic(path: str | Path, data: dict) -> None:

@@ -885,3 +885,15 @@ def test_records_honour_the_umask(tiny_clip_dir, eurosat_root, tmp_path):
     rec = tmp_path / "records" / f"{record['name']}.json"
     assert stat.S_IMODE(rec.stat().st_mode) == 0o600
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (tmp_path / "features").glob("*.pt"))
+
+
+def test_a_claim_is_created_without_hard_links_too(tmp_path, monkeypatch):
+    """Where the file system has no hard links the claim is an O_EXCL create, still exclusive."""
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(records_mod.os, "link", no_links)
+    first = claims.try_claim(tmp_path, "r1", heartbeat_s=0)
+    assert first is not None and first.held()
+    assert claims.try_claim(tmp_path, "r1", heartbeat_s=0) is None      # held by the first
+    assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["r1.json"]
+    first.release()
