@@ -24,7 +24,7 @@ from .errors import DataError, DiskFullError
 from .precision import PRECISIONS
 from .prompt_learners import METHODS
 from .runs import RunConfig, find_record, run
-from .shipped import ENV
+from .shipped import ENV, setting as shipped_setting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         class_chunk=args.class_chunk)
     t0 = time.perf_counter()
     try:
+        shipped_setting()          # an unknown COCOOP_SHIPPED_RUNS is an error, record or not
         found = None if args.force else find_record(config)   # reused rather than trained?
         record = run(config, force=args.force)
     except (ValueError, DataError, BackboneError, DiskFullError) as err:

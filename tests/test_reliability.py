@@ -674,6 +674,17 @@ def test_unknown_shipped_runs_setting_is_an_error_naming_the_values(value, tmp_p
     assert not (tmp_path / "records").exists()
 
 
+def test_unknown_shipped_runs_setting_is_an_error_even_where_a_record_exists(tmp_path, monkeypatch,
+                                                                             capsys):
+    monkeypatch.setenv(shipped.ENV, "1")
+    args = ["--dataset", "MiniDigits", "--method", "zeroshot", "--device", "cpu", "--output-dir",
+            str(tmp_path)]
+    assert main(args) == 0                                            # the shipped record, copied
+    monkeypatch.setenv(shipped.ENV, "2")
+    capsys.readouterr()
+    assert main(args) == 2 and "COCOOP_SHIPPED_RUNS='2' is not understood" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value, on", [("NO", False), (" off ", False), ("0", False), ("True", True),
                                        ("1", True)])
 def test_known_shipped_runs_settings(value, on, monkeypatch):
