@@ -100,6 +100,8 @@ def _work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print
                     counts["reused"] += 1
                     continue
                 t = time.perf_counter()
+                out = Path(config.resolved().output_dir)
+                started = _started_here(out, name)
                 record = run(config, progress=False, wait=False)
             except claims.RunClaimed:
                 continue                                   # someone else trains it; come back
@@ -115,14 +117,28 @@ def _work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print
                 progressed = True
                 break
             pending.remove(config)
-            counts["trained"] += 1
             metrics = " ".join(f"{k}={v:.2f}" for k, v in record["metrics"].items())
-            log(f"[{worker}] {name}: {metrics} ({time.perf_counter() - t:.0f} s)")
+            if _started_here(out, name) == started:     # another worker finished it meanwhile
+                counts["reused"] += 1
+                log(f"[{worker}] {name}: {metrics} (finished by another worker meanwhile)")
+            else:
+                counts["trained"] += 1
+                log(f"[{worker}] {name}: {metrics} ({time.perf_counter() - t:.0f} s)")
             progressed = True
             break                                           # back to the most expensive left
         if pending and not progressed:
             time.sleep(poll_s)
     return counts
+
+
+def _started_here(output_dir: Path, name: str) -> int:
+    """How many times this process started training ``name`` (its "run" events in the claim log)."""
+    pid, host = os.getpid(), platform.node()
+    try:
+        return sum(e.get("event") == "run" and e.get("run") == name and e.get("pid") == pid
+                   and e.get("host") == host for e in claims.read_log(output_dir))
+    except (OSError, ValueError):
+        return -1                                           # unreadable log: count it as trained
 
 
 def work_plan(plan_path: str, worker: str, retry_failed: bool = False, threads: int | None = None,

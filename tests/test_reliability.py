@@ -908,3 +908,16 @@ def test_a_claim_is_created_without_hard_links_too(tmp_path, monkeypatch):
     assert claims.try_claim(tmp_path, "r1", heartbeat_s=0) is None      # held by the first
     assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["r1.json"]
     first.release()
+
+
+def test_a_run_finished_by_another_worker_meanwhile_is_not_counted_as_trained(
+        tiny_clip_dir, eurosat_root, tmp_path, monkeypatch):
+    """L3: the check said "not done", then another worker's record appeared before the claim."""
+    c = cfg(tiny_clip_dir, eurosat_root, tmp_path, method="zeroshot")
+    run(c, progress=False)                                   # "the other worker"
+    monkeypatch.setattr(workers, "finished_record", lambda config: None)
+    lines = []
+    assert workers.work([c], poll_s=0.01, log=lines.append) == {"trained": 0, "reused": 1, "failed": 0}
+    assert "finished by another worker meanwhile" in lines[-1]
+    other = cfg(tiny_clip_dir, eurosat_root, tmp_path, method="zeroshot", seed=2)
+    assert workers.work([other], poll_s=0.01, log=lines.append) == {"trained": 1, "reused": 0, "failed": 0}
