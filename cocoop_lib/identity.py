@@ -126,25 +126,31 @@ def image_sha256s(paths, folder: str | None = None, refresh: bool = False) -> li
     return out
 
 
+_LIST_HASH: dict[int, tuple] = {}      # id(splits) -> (splits, image-list sha256, paths, unique paths)
+
+
 def data_identity(splits, refresh: bool = False) -> dict:
     """Identity of a dataset's data: the split file's sha256, a hash of its image list (relative
     paths, labels and class names of train/val/test) and a hash of the images' bytes
     (:func:`image_sha256s`, in the list's order)."""
     base = splits.dataset_dir or ""
-    h = hashlib.sha256()
-    items = []
-    for part in (splits.train, splits.val, splits.test):
-        for d in part:
-            h.update(f"{os.path.relpath(d.impath, base) if base else d.impath}\t{d.label}\t"
-                     f"{d.classname}\n".encode())
-            items.append(d.impath)
-        h.update(b"--\n")
-    unique = list(dict.fromkeys(items))
+    memo = _LIST_HASH.get(id(splits))
+    if memo is None or memo[0] is not splits:        # the list part is computed once per splits
+        h = hashlib.sha256()
+        items = []
+        for part in (splits.train, splits.val, splits.test):
+            for d in part:
+                h.update(f"{os.path.relpath(d.impath, base) if base else d.impath}\t{d.label}\t"
+                         f"{d.classname}\n".encode())
+                items.append(d.impath)
+            h.update(b"--\n")
+        memo = _LIST_HASH[id(splits)] = (splits, h.hexdigest(), items, list(dict.fromkeys(items)))
+    _, list_sha, items, unique = memo
     sha = dict(zip(unique, image_sha256s(unique, folder=base or None, refresh=refresh)))
     b = hashlib.sha256()
     for p in items:
         b.update(sha[p].encode() + b"\n")
-    return {"split_sha256": splits.source_sha256, "images_sha256": h.hexdigest(),
+    return {"split_sha256": splits.source_sha256, "images_sha256": list_sha,
             "image_bytes_sha256": b.hexdigest(),
             "n_images": [len(splits.train), len(splits.val), len(splits.test)]}
 
