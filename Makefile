@@ -21,8 +21,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# RECOMPUTE=1 (or yes/true/on) trains every run; RECOMPUTE=0 (or no/false/off, or unset) reuses the
+# shipped records; any other value is an error (RECOMPUTE=0 once meant "recompute").
+RECOMPUTE_ON := $(filter 1 yes true on YES TRUE ON Yes True On,$(strip $(RECOMPUTE)))
+RECOMPUTE_OFF := $(filter 0 no false off NO FALSE OFF No False Off,$(strip $(RECOMPUTE)))
+
 book: venv
-	$(if $(RECOMPUTE),COCOOP_SHIPPED_RUNS=0 )$(PY) scripts/run_book.py
+	$(if $(strip $(RECOMPUTE)),$(if $(RECOMPUTE_ON)$(RECOMPUTE_OFF),,$(error RECOMPUTE=$(RECOMPUTE) is not understood: use RECOMPUTE=1 to train every run here (about 4 CPU hours) or RECOMPUTE=0 (the default) to reuse the shipped records)))
+	$(if $(RECOMPUTE_ON),COCOOP_SHIPPED_RUNS=0 )$(PY) scripts/run_book.py
 
 test: venv
 	$(PY) -m pytest -q

@@ -21,6 +21,7 @@ O_EXCL. The run itself resumes from its epoch checkpoint, so taking over loses a
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -28,8 +29,12 @@ import platform
 import threading
 import time
 import uuid
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from .errors import DiskFullError
+from .records import create_json_exclusive, write_json_atomic
 
 HEARTBEAT_S = float(os.environ.get("COCOOP_CLAIM_HEARTBEAT_S", 30))
 STALE_AFTER_S = float(os.environ.get("COCOOP_CLAIM_STALE_S", 600))
@@ -140,9 +145,11 @@ class Claim:
             self.info["heartbeat"] = _now()
             if not self.held():
                 return
-            tmp = self.path.with_name(f".{self.path.name}.{self.info['owner']}.tmp")
-            tmp.write_text(json.dumps(self.info, indent=1))
-            os.replace(tmp, self.path)
+            try:
+                write_json_atomic(self.path, self.info)
+            except DiskFullError:
+                if epoch is not None:
+                    raise          # the training loop reports it (the background beat retries)
 
     def release(self) -> None:
         """Stop the heartbeat and remove the claim file if it is still ours."""
@@ -167,11 +174,17 @@ def log_event(output_dir: str | Path, event: str, run_name: str, **extra) -> Non
                        "worker": os.environ.get(WORKER_ENV, ""), "utc": _now(), **extra}) + "\n"
     path = Path(output_dir) / "claims" / "log.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise DiskFullError(errno.ENOSPC, f"no space left on device while writing {path}; "
+                                "free some space and run again (nothing finished is lost)") from None
+        raise
 
 
 def read_log(output_dir: str | Path) -> list[dict]:
@@ -188,12 +201,10 @@ def _create(path: Path, worker: str | None, heartbeat_s: float) -> Claim | None:
             "pid_start": _pid_start(os.getpid()),
             "worker": worker if worker is not None else os.environ.get(WORKER_ENV, ""),
             "started": _now(), "heartbeat": _now(), "epoch": 0, "epochs": None}
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
+    # written in full to a temporary file, then linked to its name (fails if it exists): never an
+    # empty claim; a full disk raises DiskFullError and leaves nothing behind
+    if not create_json_exclusive(path, info):
         return None
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f, indent=1)
     return Claim(path, info, heartbeat_s)
 
 
@@ -266,14 +277,36 @@ def list_claims(output_dir: str | Path) -> dict[str, dict]:
     return out
 
 
+def waiting_message(output_dir: str | Path, run_name: str, info: dict) -> str:
+    """What a process waiting for another's claim says: who holds it, that it waits, for how long
+    at most and how to stop waiting."""
+    path = claim_path(output_dir, run_name)
+    age = _age_s(info.get("heartbeat"))
+    left = max(0.0, STALE_AFTER_S - age) if age != float("inf") else 0.0
+    here = info.get("host") == platform.node()
+    until = ("until it finishes or its process ends" if here else
+             f"until it finishes, or until its heartbeat is {STALE_AFTER_S:.0f} s old "
+             f"({left:.0f} s from now, {_ENV_STALE}) and the run is taken over")
+    return (f"waiting for run {run_name}: it is being trained by {describe(info or {})}; this "
+            f"process waits {until} and then returns its record. If that process is gone, delete "
+            f"{path} to take the run over now (or interrupt this one with Ctrl-C)")
+
+
+_ENV_STALE = "COCOOP_CLAIM_STALE_S"
+
+
 def acquire(output_dir: str | Path, run_name: str, *, wait: bool = True, finished=None,
-            poll_s: float = 2.0) -> Claim | dict:
+            poll_s: float = 2.0, log=None, remind_s: float = 60.0) -> Claim | dict:
     """Claim a run, or return its record once another process has finished it.
 
     ``finished()`` returns the run's usable record or None; it is checked after the claim is
     taken (another process may have just finished) and while waiting. With ``wait=False`` a live
-    claim of another process raises :class:`RunClaimed`.
+    claim of another process raises :class:`RunClaimed`. While waiting, ``log`` (default: a line
+    on stderr) says who holds the claim (:func:`waiting_message`), again when the holder changes
+    and every ``remind_s`` seconds.
     """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    said, said_at, t0 = None, 0.0, time.time()
     while True:
         claim = try_claim(output_dir, run_name)
         if claim is not None:
@@ -285,6 +318,14 @@ def acquire(output_dir: str | Path, run_name: str, *, wait: bool = True, finishe
             return claim
         if not wait:
             raise RunClaimed(run_name, read_claim(claim_path(output_dir, run_name)) or {})
+        info = read_claim(claim_path(output_dir, run_name))
+        if info and info.get("owner") != said:
+            log(waiting_message(output_dir, run_name, info))
+            said, said_at = info.get("owner"), time.time()
+        elif info and time.time() - said_at >= remind_s:
+            log(f"still waiting for run {run_name} ({time.time() - t0:.0f} s so far): "
+                f"{describe(info)}")
+            said_at = time.time()
         time.sleep(poll_s)
         record = finished() if finished else None
         if record is not None:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 
 from .backbone import BackboneError, PAPER_BACKBONE
 from .errors import DataError, DiskFullError
 from .precision import PRECISIONS
 from .prompt_learners import METHODS
-from .runs import RunConfig, run
+from .runs import RunConfig, find_record, run
+from .shipped import ENV, setting as shipped_setting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,13 +92,30 @@ def main(argv: list[str] | None = None) -> int:
         recipe=args.recipe, backbone=args.backbone, data_root=args.data_root,
         output_dir=args.output_dir, device=args.device, precision=args.precision,
         class_chunk=args.class_chunk)
+    t0 = time.perf_counter()
     try:
+        shipped_setting()          # an unknown COCOOP_SHIPPED_RUNS is an error, record or not
+        found = None if args.force else find_record(config)   # reused rather than trained?
         record = run(config, force=args.force)
     except (ValueError, DataError, BackboneError, DiskFullError) as err:
         # DataError, RecordError and CheckpointError are ValueErrors; each names its file and fix
         print(f"error: {err.strerror if isinstance(err, DiskFullError) else err}", file=sys.stderr)
         return 2
-    print(json.dumps({"name": record["name"], "metrics": record["metrics"],
-                      "n_trainable_params": record["n_trainable_params"],
-                      "seconds": record["seconds"]}, indent=1))
+    took = round(time.perf_counter() - t0, 3)
+    out = {"name": record["name"], "metrics": record["metrics"],
+           "n_trainable_params": record["n_trainable_params"]}
+    if found is not None:
+        # this call trained nothing: the record's seconds are those of the run that made it
+        shipped = record.get("shipped_from")
+        out["reused"] = f"shipped record {shipped}" if shipped else "existing record"
+        out["seconds"] = {"this_call": took}
+        out["recorded_seconds"] = record["seconds"]
+        made = (f"the shipped record {shipped} (trained when it was made, in "
+                f"{record['seconds']['total']:.0f} s)" if shipped else
+                f"the existing record in {Path(config.output_dir) / 'records'}")
+        print(f"reused {made}; nothing was trained now. --force (or {ENV}=0 for shipped records) "
+              "trains it here.", file=sys.stderr)
+    else:
+        out["seconds"] = record["seconds"]
+    print(json.dumps(out, indent=1))
     return 0

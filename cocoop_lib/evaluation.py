@@ -49,14 +49,20 @@ def average_over_datasets(bases: list[float], news: list[float]) -> dict:
     return {"base": b, "new": n, "H": harmonic_mean(b, n)}
 
 
-def features_key(weights_sha256: str, impaths: list[str], transform, precision: str = "fp32") -> str:
-    """Cache key of the image features of a list of images (weights, transform, precision, paths)."""
+def features_key(weights_sha256: str, impaths: list[str], transform, precision: str = "fp32",
+                 image_sha256s: list[str] | None = None, labels: list[int] | None = None) -> str:
+    """Cache key of the image features of a list of images: weights, transform, precision, paths
+    and, where given, each image's bytes (sha256) and label, so that an image replaced under the
+    same name, or relabelled, is never served from the cache."""
     h = hashlib.sha256(weights_sha256.encode())
     h.update(repr(transform).encode())
     h.update(precision.encode())
     for p in impaths:
         h.update(p.encode())
         h.update(b"\0")
+    for extra in (image_sha256s, labels):
+        if extra is not None:
+            h.update(b"\1" + "\0".join(map(str, extra)).encode())
     return h.hexdigest()[:20]
 
 

@@ -2,14 +2,17 @@
 
 A record is reused only when its identity equals the run's (:func:`stale_reason` says why not);
 checkpoints are named by it (:func:`checkpoint_file`), so one is never resumed on other weights,
-data or recipe. The data's identity is the split file's sha256 and a hash of its image list
-(relative paths, labels, class names); no pixels are read.
+data or recipe. The data's identity is the split file's sha256, a hash of its image list
+(relative paths, labels, class names) and a hash of the images' bytes (:func:`image_sha256s`:
+every file is read once, then its sha256 is cached by size, mtime and ctime, so a rerun only
+stats the files).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .backbone import check_weights_file, file_sha256, resolve_backbone_folder
@@ -47,17 +50,108 @@ def load_run_dataset(name: str, root: str | None):
     return _DATA_CACHE[key]
 
 
-def data_identity(splits) -> dict:
-    """Identity of a dataset's data: the split file's sha256 and a hash of its image list
-    (relative paths, labels and class names of train/val/test; no pixels are read)."""
+HASH_CACHE_ENV = "COCOOP_HASH_CACHE"   # folder of the image-hash caches (default ~/.cache/cocoop_lib)
+MISSING = "missing"                     # the "hash" of an image file that cannot be read
+_HASHES: dict[str, tuple] = {}          # path -> (size, mtime_ns, ctime_ns, sha256), this process
+
+
+def hash_cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cocoop_lib"
+    return Path(os.environ.get(HASH_CACHE_ENV) or default) / "image_sha256"
+
+
+def _cache_file(folder: str) -> Path:
+    return hash_cache_dir() / f"{hashlib.sha256(folder.encode()).hexdigest()[:16]}.json"
+
+
+def _load_cache(folder: str) -> None:
+    try:
+        saved = json.loads(_cache_file(folder).read_text())
+        if saved.get("folder") == folder:
+            for rel, entry in saved["files"].items():
+                _HASHES.setdefault(os.path.join(folder, rel), tuple(entry))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass                                   # no cache or an unreadable one: hash again
+
+
+def _save_cache(folder: str, paths) -> None:
+    """Write the hashes of ``paths`` (under ``folder``) to the folder's cache file; a cache that
+    cannot be written only costs time on the next run."""
+    files = {os.path.relpath(p, folder): list(_HASHES[p]) for p in paths if p in _HASHES}
+    path = _cache_file(folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"folder": folder, "files": files}, f)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+def image_sha256s(paths, folder: str | None = None, refresh: bool = False) -> list[str]:
+    """sha256 of each image file's bytes (:data:`MISSING` for one that cannot be read).
+
+    A file is read only when its size, mtime or ctime differ from the cached entry (in this
+    process, and in the cache file of ``folder`` under :func:`hash_cache_dir`); ``refresh`` reads
+    every file again (``--force``).
+    """
+    paths = list(paths)
+    if folder is not None and not refresh and not any(p in _HASHES for p in paths[:1]):
+        _load_cache(folder)
+    out, changed = [], False
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            out.append(MISSING)
+            continue
+        key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        entry = _HASHES.get(p)
+        if refresh or entry is None or tuple(entry[:3]) != key:
+            try:
+                with open(p, "rb") as f:
+                    digest = hashlib.file_digest(f, "sha256").hexdigest()
+            except OSError:
+                out.append(MISSING)
+                continue
+            _HASHES[p] = (*key, digest)
+            changed = True
+        out.append(_HASHES[p][3])
+    if changed and folder is not None:
+        _save_cache(folder, paths)
+    return out
+
+
+_LIST_HASH: dict[int, tuple] = {}      # id(splits) -> (splits, image-list sha256, paths, unique paths)
+
+
+def data_identity(splits, refresh: bool = False) -> dict:
+    """Identity of a dataset's data: the split file's sha256, a hash of its image list (relative
+    paths, labels and class names of train/val/test) and a hash of the images' bytes
+    (:func:`image_sha256s`, in the list's order)."""
     base = splits.dataset_dir or ""
-    h = hashlib.sha256()
-    for part in (splits.train, splits.val, splits.test):
-        for d in part:
-            h.update(f"{os.path.relpath(d.impath, base) if base else d.impath}\t{d.label}\t"
-                     f"{d.classname}\n".encode())
-        h.update(b"--\n")
-    return {"split_sha256": splits.source_sha256, "images_sha256": h.hexdigest(),
+    memo = _LIST_HASH.get(id(splits))
+    if memo is None or memo[0] is not splits:        # the list part is computed once per splits
+        h = hashlib.sha256()
+        items = []
+        for part in (splits.train, splits.val, splits.test):
+            for d in part:
+                h.update(f"{os.path.relpath(d.impath, base) if base else d.impath}\t{d.label}\t"
+                         f"{d.classname}\n".encode())
+                items.append(d.impath)
+            h.update(b"--\n")
+        memo = _LIST_HASH[id(splits)] = (splits, h.hexdigest(), items, list(dict.fromkeys(items)))
+    _, list_sha, items, unique = memo
+    sha = dict(zip(unique, image_sha256s(unique, folder=base or None, refresh=refresh)))
+    b = hashlib.sha256()
+    for p in items:
+        b.update(sha[p].encode() + b"\n")
+    return {"split_sha256": splits.source_sha256, "images_sha256": list_sha,
+            "image_bytes_sha256": b.hexdigest(),
             "n_images": [len(splits.train), len(splits.val), len(splits.test)]}
 
 
@@ -67,11 +161,12 @@ def run_data(c) -> dict:
     return {n: load_run_dataset(n, c.data_root) for n in dict.fromkeys(names)}
 
 
-def run_identity(c, data: dict | None = None) -> dict:
-    """What a record and its checkpoint depend on beyond the config: weights, data, recipe."""
+def run_identity(c, data: dict | None = None, refresh: bool = False) -> dict:
+    """What a record and its checkpoint depend on beyond the config: weights, data, recipe
+    (``refresh``: read every image file again instead of trusting the hash cache)."""
     data = run_data(c) if data is None else data
     return {"weights_sha256": backbone_sha256(c.backbone),
-            "data": {n: data_identity(s) for n, s in data.items()},
+            "data": {n: data_identity(s, refresh=refresh) for n, s in data.items()},
             "recipe": json.loads(json.dumps(get_recipe(c.recipe, c.backbone).training_fields()))}
 
 
@@ -109,6 +204,11 @@ def stale_reason(record: dict, identity: dict) -> str | None:
             return f"the split file of {name} changed (sha256 differs)"
         if then.get("images_sha256") != now["images_sha256"]:
             return f"the image list of {name} changed"
+        if "image_bytes_sha256" not in then:
+            return (f"it does not say which image contents of {name} it was made on (written "
+                    "before image bytes were part of a record's identity)")
+        if then["image_bytes_sha256"] != now["image_bytes_sha256"]:
+            return f"the images of {name} changed (same file names, other contents)"
     then = record.get("recipe") or {}
     if {k: then.get(k) for k in identity["recipe"]} != identity["recipe"]:   # a record keeps the whole recipe
         return f"the library's {identity['recipe'].get('name')} recipe changed"

@@ -24,15 +24,15 @@ import torch
 from . import claims
 from .backbone import DEFAULT_BACKBONE, Backbone, image_transforms, load_backbone
 from .datasets import ImageDataset, get_spec, require_images, sample_few_shot, subsample_classes
-from .identity import (backbone_sha256, checkpoint_file, data_identity, record_identity,  # noqa: F401
-                       load_run_dataset, run_data, run_identity, stale_reason)
+from .identity import (backbone_sha256, checkpoint_file, data_identity, image_sha256s,  # noqa: F401
+                       load_run_dataset, record_identity, run_data, run_identity, stale_reason)
 from .evaluation import accuracy_from_features, features_key, harmonic_mean, image_features
 from .model import PromptedCLIP
 from .precision import resolve_precision, weight_dtype
 from .presets import epochs_for, get_recipe, lr_for
 from .prompt_learners import METHODS, build_prompt_learner, count_trainable
 from .errors import RecordError
-from .records import provenance, read_record, write_json_atomic
+from .records import provenance, read_record, remove_leftover_tmps, write_json_atomic
 from .shipped import available as shipped_available, shipped_record, take_shipped
 from .training import TrainSettings, load_checkpoint, set_seed, train
 
@@ -228,7 +228,8 @@ def find_record(config: RunConfig) -> dict | None:
     path = Path(c.output_dir) / "records" / f"{c.run_name()}.json"
     if not path.exists():   # the repository's shipped record, if it has this run (shipped.py)
         name = c.run_name()
-        return shipped_record(name, run_identity(c)) if shipped_available(name) else None
+        return (shipped_record(name, run_identity(c), data_root=c.data_root)
+                if shipped_available(name) else None)
     record = read_record(path)
     return record if stale_reason(record, run_identity(c)) is None else None
 
@@ -259,7 +260,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
     out = check_output_dir(c.output_dir)
     rec_path = out / "records" / f"{name}.json"
     data = run_data(c)
-    identity = run_identity(c, data)
+    identity = run_identity(c, data, refresh=force)   # force: every image file is read again
     ckpt_path = checkpoint_file(out, name, identity)
 
     def finished() -> dict | None:
@@ -277,13 +278,17 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
             print(f"recomputing {rec_path}: {stale_reason(read_record(rec_path), identity)}",
                   flush=True)
         else:
-            record = take_shipped(name, identity, rec_path)   # the repository's record, if it has it
+            record = take_shipped(name, identity, rec_path,   # the repository's record, if it has it
+                                  data_root=c.data_root)
             if record is not None:
                 return record
     claim = claims.acquire(out, name, wait=wait, finished=None if force else finished)
     if isinstance(claim, dict):  # another process finished it meanwhile
         return claim
     with claim, fixed_cpu_threads(c.device):
+        # the hidden temporary files a writer killed between write and rename left (we hold the claim)
+        remove_leftover_tmps(out / "records", f"{name}.json")
+        remove_leftover_tmps(out / "checkpoints", f"{name}-")
         if force:  # start from scratch: no old record or checkpoint of this run is used
             _clear_derived(out, name)
         return _train_and_evaluate(c, name, out, rec_path, ckpt_path, data, identity, progress,
@@ -418,7 +423,9 @@ def cached_test_features(config, model, items, *, transform=None, batch_size: in
     backbone = model.backbone
     if transform is None:
         _, transform = image_transforms(backbone.image_size)
-    key = features_key(backbone.weights_sha256, [d.impath for d in items], transform, c.precision)
+    paths = [d.impath for d in items]
+    key = features_key(backbone.weights_sha256, paths, transform, c.precision,
+                       image_sha256s=image_sha256s(paths), labels=[d.label for d in items])
     with fixed_cpu_threads(c.device):   # the cache is shared with runs: the same numbers as theirs
         return image_features(model, ImageDataset(items, transform), batch_size=batch_size,
                               device=c.device, precision=c.precision,

@@ -11,6 +11,7 @@ with a live claim is skipped and come back to, and a failed run is recorded in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,10 +24,12 @@ from . import claims
 from .records import write_json_atomic
 
 
-def write_plan(configs, path: str | Path) -> Path:
-    """Save ``configs`` (RunConfig list, in order) as JSON."""
+def write_plan(configs, path: str | Path, use_shipped: bool = True) -> Path:
+    """Save ``configs`` (RunConfig list, in order) as JSON; ``use_shipped=False``: the workers use
+    no shipped record (``sweep.py --force`` trains every run here)."""
     path = Path(path)
-    write_json_atomic(path, {"runs": [dataclasses.asdict(c) for c in configs]})
+    write_json_atomic(path, {"runs": [dataclasses.asdict(c) for c in configs],
+                             "use_shipped": bool(use_shipped)})
     return path
 
 
@@ -35,6 +38,10 @@ def read_plan(path: str | Path) -> list:
 
     runs = json.loads(Path(path).read_text())["runs"]
     return [RunConfig(**{**r, "eval_on": tuple(r["eval_on"])}) for r in runs]
+
+
+def plan_uses_shipped(path: str | Path) -> bool:
+    return bool(json.loads(Path(path).read_text()).get("use_shipped", True))
 
 
 def failed_path(config) -> Path:
@@ -52,7 +59,16 @@ def finished_record(config) -> dict | None:
     return find(config)
 
 
-def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print) -> dict:
+def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print,
+         use_shipped: bool = True) -> dict:
+    """:func:`_work`; ``use_shipped=False``: no shipped record is used (every run trains here)."""
+    from .shipped import switched_off
+
+    with contextlib.nullcontext() if use_shipped else switched_off():
+        return _work(configs, retry_failed=retry_failed, poll_s=poll_s, log=log)
+
+
+def _work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print) -> dict:
     """Work through ``configs`` (most expensive first) until each is done, failed or given up.
 
     Returns counts {"trained": ..., "reused": ..., "failed": ...}. A run with a live claim of
@@ -75,6 +91,8 @@ def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print)
             if fail.exists():
                 pending.remove(config)
                 counts["failed"] += 1
+                log(f"[{worker}] skipped {name}: it failed before ({fail}); once its cause is "
+                    "fixed, run the sweep again with --retry-failed to try it again")
                 continue
             try:
                 if finished_record(config) is not None:
@@ -82,6 +100,8 @@ def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print)
                     counts["reused"] += 1
                     continue
                 t = time.perf_counter()
+                out = Path(config.resolved().output_dir)
+                started = _started_here(out, name)
                 record = run(config, progress=False, wait=False)
             except claims.RunClaimed:
                 continue                                   # someone else trains it; come back
@@ -89,20 +109,36 @@ def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print)
                 write_json_atomic(fail, {"run": name, "worker": worker, "error": f"{type(e).__name__}: {e}",
                                          "traceback": traceback.format_exc(),
                                          "utc": claims._now()})
-                log(f"[{worker}] FAILED {name}: {type(e).__name__}: {e} (details: {fail})")
+                log(f"[{worker}] FAILED {name}: {type(e).__name__}: {e} (details: {fail}); once "
+                    "fixed, run the sweep again with --retry-failed (failed runs are skipped "
+                    "without it)")
                 pending.remove(config)
                 counts["failed"] += 1
                 progressed = True
                 break
             pending.remove(config)
-            counts["trained"] += 1
             metrics = " ".join(f"{k}={v:.2f}" for k, v in record["metrics"].items())
-            log(f"[{worker}] {name}: {metrics} ({time.perf_counter() - t:.0f} s)")
+            if _started_here(out, name) == started:     # another worker finished it meanwhile
+                counts["reused"] += 1
+                log(f"[{worker}] {name}: {metrics} (finished by another worker meanwhile)")
+            else:
+                counts["trained"] += 1
+                log(f"[{worker}] {name}: {metrics} ({time.perf_counter() - t:.0f} s)")
             progressed = True
             break                                           # back to the most expensive left
         if pending and not progressed:
             time.sleep(poll_s)
     return counts
+
+
+def _started_here(output_dir: Path, name: str) -> int:
+    """How many times this process started training ``name`` (its "run" events in the claim log)."""
+    pid, host = os.getpid(), platform.node()
+    try:
+        return sum(e.get("event") == "run" and e.get("run") == name and e.get("pid") == pid
+                   and e.get("host") == host for e in claims.read_log(output_dir))
+    except (OSError, ValueError):
+        return -1                                           # unreadable log: count it as trained
 
 
 def work_plan(plan_path: str, worker: str, retry_failed: bool = False, threads: int | None = None,
@@ -113,7 +149,7 @@ def work_plan(plan_path: str, worker: str, retry_failed: bool = False, threads: 
         import torch
         torch.set_num_threads(threads)
     return work(read_plan(plan_path), retry_failed=retry_failed, poll_s=poll_s,
-                log=lambda line: print(line, flush=True))
+                log=lambda line: print(line, flush=True), use_shipped=plan_uses_shipped(plan_path))
 
 
 def main(argv=None) -> int:

@@ -167,6 +167,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from cocoop_lib import shipped
+
+    try:    # an unknown COCOOP_SHIPPED_RUNS is an error before any notebook starts
+        shipped.setting()
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     t_start = time.perf_counter()
     root = Path(args.build_root).resolve() if args.build_root else REPO
     if root != REPO:

@@ -84,10 +84,15 @@ def _done(configs) -> tuple[list, dict]:
     """Which runs are done; damaged records are reported by name (the others go ahead)."""
     from cocoop_lib.workers import finished_record
 
+    from cocoop_lib.shipped import ShippedRecordError
+
     done, damaged = [], {}
     for c in configs:
         try:
             done.append(finished_record(c) is not None)
+        except ShippedRecordError as e:     # names the shipped file and its fixes itself
+            damaged[c.resolved().run_name()] = f"damaged shipped record: {e}; or run the sweep with --force"
+            done.append(False)
         except (ValueError, OSError) as e:
             from cocoop_lib.runs import record_path
             damaged[c.resolved().run_name()] = (f"damaged record {record_path(c)}: {e}; "
@@ -122,14 +127,17 @@ def status(configs, out: Path, workers_hint: int | None = None) -> str:
     live = claims.list_claims(out)
     lines, rate_num, rate_den, left, n_live = [], 0.0, 0.0, 0.0, 0
     counts = {"done": 0, "claimed": 0, "failed": 0, "to do": 0}
+    counts_trained = [0]                       # done runs trained here (not shipped records)
     for c, d in zip(configs, done):
         name, cost = c.resolved().run_name(), run_cost(c)
         if d:
             counts["done"] += 1
             from cocoop_lib.workers import finished_record
             record = finished_record(c)
-            rate_num += record.get("seconds", {}).get("total", 0.0)
-            rate_den += cost
+            if not record.get("shipped_from"):   # a shipped record's seconds were not spent here
+                rate_num += record.get("seconds", {}).get("total", 0.0)
+                rate_den += cost
+                counts_trained[0] += 1
             continue
         if failed_path(c).exists() or name in damaged:
             counts["failed"] += 1
@@ -153,9 +161,13 @@ def status(configs, out: Path, workers_hint: int | None = None) -> str:
         parallel = max(n_live, workers_hint or 0, 1)
         eta = left * rate_num / rate_den / parallel
         summary += (f"; ETA {eta / 60:.0f} min with {parallel} worker(s), from the speed of the "
-                    f"{counts['done']} finished runs")
+                    f"{counts_trained[0]} finished runs trained here")
     elif left > 0:
-        summary += "; ETA: unknown until a run has finished"
+        summary += ("; ETA: unknown until a run trained here has finished"
+                    + (f" (the {counts['done']} done are shipped records, which took no time here)"
+                       if counts["done"] else ""))
+    if counts["failed"]:
+        summary += "; failed runs are skipped until the sweep runs with --retry-failed"
     return "\n".join([f"{len(configs)} runs: {summary}", *lines])
 
 
@@ -193,9 +205,20 @@ def _minutes(text: str) -> int:
 def slurm_executor(args, folder: Path):
     """A submitit executor with the sweep's SLURM flags (``cluster``: None = SLURM, or submitit's
     "local"/"debug" for testing without a cluster)."""
-    import submitit
-
+    try:
+        import submitit
+    except ImportError:
+        raise SweepError("--executor slurm needs submitit (pip install submitit==1.5.4)") from None
+    if args.slurm_cluster in (None, "slurm") and not _slurm_here():
+        raise SweepError("--executor slurm: SLURM is not available here (no `sbatch` on PATH), so "
+                         "nothing was submitted. Run the sweep on the cluster's login node, or use "
+                         "--executor local --workers N to train on this machine (--print-sbatch "
+                         "shows the job script without SLURM)")
     ex = submitit.AutoExecutor(folder=str(folder), cluster=args.slurm_cluster)
+    if args.slurm_cluster in (None, "slurm") and ex.cluster != "slurm":
+        raise SweepError(f"--executor slurm: submitit chose its {ex.cluster!r} executor, not "
+                         "SLURM; nothing was submitted. Run the sweep where `sbatch` works, or use "
+                         "--executor local")
     params = dict(name="cocoop-sweep", timeout_min=_minutes(args.time), cpus_per_task=args.cpus_per_task,
                   tasks_per_node=1, nodes=1)
     if args.gpus_per_task:
@@ -214,19 +237,30 @@ def slurm_executor(args, folder: Path):
     return ex
 
 
+def _slurm_here() -> bool:
+    import shutil
+
+    return shutil.which("sbatch") is not None
+
+
 def sbatch_text(args, folder: Path) -> str:
-    """The sbatch script submitit would submit for these flags (no sbatch or srun is called)."""
+    """The sbatch script submitit would submit for these flags (no sbatch or srun is called):
+    one job array of ``--workers`` tasks, run by this interpreter (the venv's python)."""
     from unittest import mock
 
     from submitit.slurm.slurm import SlurmExecutor
 
     saved, args.slurm_cluster = args.slurm_cluster, "slurm"
     try:  # SlurmExecutor refuses to start where srun is missing; the script text needs neither
-        with mock.patch.object(SlurmExecutor, "affinity", classmethod(lambda cls: 1)):
+        with mock.patch.object(SlurmExecutor, "affinity", classmethod(lambda cls: 1)), \
+                mock.patch(f"{__name__}._slurm_here", lambda: True):
             ex = slurm_executor(args, folder)
     finally:
         args.slurm_cluster = saved
-    return ex._executor._make_submission_file_text("python -u -m submitit.core._submit", "UID")
+    inner = ex._executor
+    if args.workers > 1:            # what map_array submits: an array of --workers tasks
+        inner.parameters["map_count"] = args.workers
+    return inner._make_submission_file_text(f"{inner.python} -u -m submitit.core._submit", "UID")
 
 
 def run_local(plan_file: Path, args) -> int:
@@ -251,6 +285,22 @@ def run_local(plan_file: Path, args) -> int:
         where = f"GPU {i % n_gpu}" if n_gpu else f"CPU, {threads} thread(s)"
         print(f"worker w{i} started (pid {procs[-1].pid}, {where})", flush=True)
     rcs = [p.wait() for p in procs]
+    for i, (proc, rc) in enumerate(zip(procs, rcs)):
+        if rc == 0:
+            continue
+        if rc < 0:
+            import signal
+            try:
+                why = f"was killed by signal {signal.Signals(-rc).name}"
+            except ValueError:
+                why = f"was killed by signal {-rc}"
+            why += ("; a run it held is taken over and resumed from its checkpoint by the next "
+                    "sweep (the same command)")
+        elif rc == 1:
+            why = "exited with code 1: a run failed (see the FAILED lines above and failed/)"
+        else:
+            why = f"exited with code {rc} (see its output above)"
+        print(f"worker w{i} (pid {proc.pid}) {why}", file=sys.stderr, flush=True)
     return 0 if all(rc == 0 for rc in rcs) else 1
 
 
@@ -309,6 +359,21 @@ def _main(args) -> int:
     from cocoop_lib.runs import record_path
     from cocoop_lib.workers import failed_path, work, write_plan
 
+    from cocoop_lib import shipped
+
+    if args.print_sbatch and args.executor != "slurm":
+        raise SweepError("--print-sbatch prints the SLURM job script, so it needs --executor slurm "
+                         f"(got --executor {args.executor}); nothing was run")
+    try:
+        shipped.setting()
+    except ValueError as e:
+        raise SweepError(str(e)) from None
+    if (args.executor == "slurm" and not (args.print_sbatch or args.dry_run or args.status)
+            and args.slurm_cluster in (None, "slurm") and not _slurm_here()):
+        raise SweepError("--executor slurm: SLURM is not available here (no `sbatch` on PATH), so "
+                         "nothing was submitted. Run the sweep on the cluster's login node, or use "
+                         "--executor local --workers N to train on this machine (--print-sbatch "
+                         "shows the job script without SLURM)")
     index, count = parse_shard(args.shard)
     if args.workers < 1:
         raise SweepError(f"--workers {args.workers}: give at least 1")
@@ -324,11 +389,16 @@ def _main(args) -> int:
                 if f.exists():
                     f.unlink()
                     removed += 1
-        print(f"--force: removed {removed} files of {len(configs)} planned runs", flush=True)
+        print(f"--force: removed {removed} files of {len(configs)} planned runs; every planned run "
+              "trains here (shipped records are not used)", flush=True)
     if args.retry_failed:
         for c in configs:
             failed_path(c).unlink(missing_ok=True)
-    done, damaged = _done(configs)
+    if args.force and not args.dry_run:
+        with shipped.switched_off():
+            done, damaged = _done(configs)
+    else:
+        done, damaged = _done(configs)
     print(f"{len(configs)} runs in shard {args.shard}, {sum(done)} already done", flush=True)
     for line in damaged.values():
         print(line, flush=True)
@@ -342,15 +412,22 @@ def _main(args) -> int:
         print(sbatch_text(args, out / "slurm"))
         return 0
     todo = [c for c, d in zip(configs, done) if not d and c.resolved().run_name() not in damaged]
+    failed_before = [c for c in todo if failed_path(c).exists()]
+    if failed_before:
+        print(f"{len(failed_before)} run(s) failed before and are skipped (details in "
+              f"{out / 'failed'}); once the cause is fixed, add --retry-failed to try them again",
+              flush=True)
     t0 = time.perf_counter()
     if not todo:
         print("nothing to do", flush=True)
         return 1 if damaged else 0
     if args.executor == "inline":
-        counts = work(todo, poll_s=args.poll, log=lambda line: print(line, flush=True))
+        counts = work(todo, poll_s=args.poll, log=lambda line: print(line, flush=True),
+                      use_shipped=not args.force)
         rc = 1 if counts["failed"] or damaged else 0
     else:
-        plan_file = write_plan(todo, out / "sweeps" / f"plan-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json")
+        plan_file = write_plan(todo, out / "sweeps" / f"plan-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json",
+                               use_shipped=not args.force)
         if args.executor == "local":
             rc = run_local(plan_file, args)
         else:

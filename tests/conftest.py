@@ -7,6 +7,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # tests train what they check: the repository's shipped records (cocoop_lib/shipped.py) are used
 # only where a test turns them on (tests/test_shipped.py)
 os.environ.setdefault("COCOOP_SHIPPED_RUNS", "0")
+# the image-hash caches of the tests' data (cocoop_lib/identity.py) stay out of ~/.cache
+import tempfile  # noqa: E402
+
+os.environ.setdefault("COCOOP_HASH_CACHE", tempfile.mkdtemp(prefix="cocoop-hash-cache-"))
 
 import numpy as np
 import pytest

@@ -12,20 +12,35 @@ from ..errors import DataError
 from .splits import Datum
 
 
+def fix_hint(path: str) -> str:
+    """How to repair a missing or damaged image at ``path``: the mini world is restored from git
+    (or copied again), a paper dataset is fetched again with ``data_scripts.get``."""
+    from .mini import MINI_DATASETS, MINI_ROOT
+
+    p = os.path.abspath(path)
+    if p.startswith(MINI_ROOT + os.sep):
+        return ("restore the bundled mini world with `git checkout -- cocoop_lib/assets/mini_world` "
+                "(or rebuild it: `python -m data_scripts.mini_world.build`), then check it with "
+                "`python -m data_scripts.verify <dataset>`")
+    parts = p.split(os.sep)
+    for spec in MINI_DATASETS.values():
+        if spec.folder in parts[:-1]:
+            return (f"{spec.name} is a mini-world dataset, which `data_scripts.get` cannot download: "
+                    f"copy it again from cocoop_lib/assets/mini_world/{spec.folder} into the data "
+                    "root, or leave the data root unset (None) to use the bundled copy")
+    return ("re-fetch the dataset with `python -m data_scripts.get <dataset> --root <data root>` "
+            "and check it with `python -m data_scripts.verify <dataset> --root <data root>`")
+
+
 def open_rgb(path: str) -> Image.Image:
     """Open an image as RGB; a missing or undecodable file raises DataError naming the path."""
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
     except FileNotFoundError:
-        raise DataError(
-            f"image not found: {path}; re-fetch the dataset (`python -m data_scripts.get`) and "
-            "check it with `python -m data_scripts.verify`."
-        ) from None
+        raise DataError(f"image not found: {path}; {fix_hint(path)}.") from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(
-            f"image not readable: {path} ({e}); re-fetch the dataset (`python -m data_scripts.get`)."
-        ) from None
+        raise DataError(f"image not readable: {path} ({e}); {fix_hint(path)}.") from None
 
 
 class ImageDataset(Dataset):
@@ -80,6 +95,5 @@ def require_images(items: Iterable[Datum], what: str = "images", limit: int = 20
         more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
         raise DataError(
             f"{len(problems)} {what} missing or unreadable:\n  {shown}{more}\n"
-            "Fix: re-fetch the dataset with `python -m data_scripts.get <dataset> --root <data root>` "
-            "and check it with `python -m data_scripts.verify <dataset> --root <data root>`."
+            f"Fix: {fix_hint(problems[0].split(': ', 1)[1].split(' (')[0])}."
         )
