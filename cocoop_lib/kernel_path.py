@@ -148,8 +148,13 @@ NOT_SETTINGS = ("output_dir", "device", "data_root", "tag")
 
 def settings(record: dict) -> dict:
     """What a run was asked to compute, independent of the kernel path: its resolved config, its
-    recipe's training fields and the per-epoch learning rates (plain Python arithmetic)."""
-    recipe = {k: v for k, v in record.get("recipe", {}).items() if k not in ("note", "name")}
+    recipe's training fields (those the config does not hold: :meth:`Recipe.training_fields`; a
+    record keeps its recipe's other values as they were then, already resolved into the config)
+    and the per-epoch learning rates (plain Python arithmetic)."""
+    from .presets import RESOLVED_INTO_CONFIG
+
+    recipe = {k: v for k, v in record.get("recipe", {}).items()
+              if k not in RESOLVED_INTO_CONFIG and k != "name"}
     config = {k: v for k, v in record.get("config", {}).items() if k not in NOT_SETTINGS}
     return {"config": config, "recipe": recipe, "lrs": record.get("train", {}).get("lrs")}
 

@@ -101,10 +101,18 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+# The checkpoints committed with the records (the ones chapter 1 loads; .gitignore keeps the same
+# two patterns): a store's other checkpoints are local training state, not part of its digest.
+COMMITTED_CHECKPOINTS = ("MiniEmojiNet-coop-base-seed1-*.pt", "MiniEmojiNet-cocoop-base-seed1-*.pt")
+
+
 def digest_files(store: Path) -> list[Path]:
-    """The files a store's digest covers: its records and checkpoints."""
+    """The files a store's digest covers: its records, and in the shipped runs' store the
+    committed checkpoints (:data:`COMMITTED_CHECKPOINTS`)."""
     store = Path(store)
-    return sorted([*store.glob("records/*.json"), *store.glob("checkpoints/*.pt")])
+    ckpts = ([p for pattern in COMMITTED_CHECKPOINTS for p in store.glob(f"checkpoints/{pattern}")]
+             if store.resolve() == SHIPPED_DIR.resolve() else [])
+    return sorted([*store.glob("records/*.json"), *ckpts])
 
 
 def write_digest(store: Path) -> Path:
