@@ -110,7 +110,8 @@ records = run_many(configs)
 #
 # Accuracy on the source and on each target (mean ± standard deviation over seeds), the mean over
 # targets, the paper's numbers where a dataset plays one of the paper's, and the differences.
-# `*` marks a paper value not confirmed from a second source.
+# The paper's values of Tables 2 and 3 are confirmed by their reprints in later work: PromptKD and
+# ATPrompt; Table 3's CLIP row by LoGoPrompt and RMAdapter (`cocoop_lib.paper_results.REPRINTS`).
 
 # %%
 from cocoop_lib import results
