@@ -217,9 +217,16 @@ def test_provenance_block_keeps_values_whole_and_prints_outside_ipython(capsys):
     sha = info["backbone"]["weights_sha256"]
     assert out.startswith("== Provenance ==") and f"weights sha256: {sha}" in out
     html = provenance_html(info)
-    # the full hash on hover, a short one shown, in a box that never breaks inside
+    # the full hash on hover, a short one shown
     assert f'title="{sha}"' in html and f">{sha[:16]}&hellip;</code>" in html
-    assert "white-space:nowrap" in html and "word-break" not in html
+    # a calm Jupyter Book admonition: no colour or weight of its own, the facts as a grid whose
+    # values move to the next line whole (inline blocks) and never run past the box
+    assert html.startswith('<div class="admonition note cocoop-provenance">')
+    assert "color:" not in html and "font-weight:bold" not in html and "<table" not in html
+    assert "minmax(0,1fr)" in html and "display:inline-block;max-width:100%" in html
+    assert "not the paper&#x27;s CLIP ViT-B/16" in html and "OFFLINE" not in html
+    # the parameters as a short list of name=value items, one item per parameter
+    assert html.count("<code") == 1 + len(info["parameters"])
 
 
 def test_figures_fit_the_page_with_legible_ticks():
@@ -385,14 +392,20 @@ def test_smoke_book_builds_with_tables_and_provenance(smoke_book):
         assert "<img" in html[page], f"{page} has a figure"
     for page in ("01_method", "02_base_to_new", "03_ablation", "04_transfer", "05_results",
                  "A1_mini_world"):
-        assert html[page].count('class="cocoop-provenance"') == 2, page   # at the top and the end
+        # at the top and the end, as admonitions
+        assert html[page].count('class="admonition note cocoop-provenance"') == 2, page
+        assert "cdn.jsdelivr.net" not in html[page] and "_static/mathjax/tex-chtml.js" in html[page]
         assert "weights sha256" in html[page] and "git revision" in html[page]
         assert "notebook wall time" in html[page]
         assert "not the paper" in html[page].lower()         # never mistaken for the paper's setting
         assert "pasted-text" in html[page] or page == "A1_mini_world"   # glued numbers
         assert "colab.research.google.com" in html[page]     # launch buttons
     if MINI_CLIP.exists():
-        assert "OFFLINE MINI WORLD" in html["02_base_to_new"]
+        assert "Offline mini world: these numbers" in html["02_base_to_new"]
+    # a run cell: a summary, the per-run lines folded away
+    for page in ("02_base_to_new", "03_ablation", "04_transfer"):
+        assert 'class="cocoop-runs"' in html[page] and "Per-run log (" in html[page], page
+        assert "<details" in html[page], page
     for words in ("papermill", "book/02_base_to_new.ipynb", "openai/clip-vit-base-patch16"):
         assert words in html["intro"]       # the exact command for the paper's setting
     # the records the book was made from
@@ -578,3 +591,29 @@ def test_every_experiment_chapter_has_two_exercises_and_its_copy_differs(tmp_pat
     teaching = (REPO / "book" / "teaching.md").read_text()
     for stem in ("01_method", "02_base_to_new", "03_ablation", "04_transfer"):
         assert stem in teaching, stem
+
+
+def test_run_log_is_a_summary_with_the_per_run_lines_folded(capsys):
+    from cocoop_lib.display import NotebookRunLog
+    from cocoop_lib.runs import PrintRunLog, run_summary
+
+    counts = {"runs": 3, "trained": 1, "shipped": 2, "reused": 0, "seconds": 12.4}
+    # outside IPython: the plain lines, as scripts and the CLI print them
+    log = NotebookRunLog(3)
+    log.run(1, "MiniDigits coop n_ctx=4 seed 1: base 90.0  (shipped record)")
+    log.done(counts)
+    out = capsys.readouterr().out
+    assert out.startswith("[1/3] MiniDigits coop") and run_summary(counts) in out
+    assert "1 new, 2 reused, 2 of them shipped" in run_summary(counts)
+    assert isinstance(log._plain, PrintRunLog)
+    # in a notebook: one output, the summary first, every run's line inside <details>
+    page = NotebookRunLog.__new__(NotebookRunLog)
+    page.total, page.lines = 3, [f"[{i}/3] run {i} (shipped record)" for i in (1, 2, 3)]
+    bundle = page._bundle(counts)
+    head, folded = bundle["text/html"].split("<details", 1)
+    assert "<b>3</b> runs in <b>12 s</b>" in head and "<b>2</b> shipped" in head
+    assert "<b>1</b> trained here" in head and "run 1" not in head
+    assert "Per-run log (3 lines)" in folded and all(f"run {i}" in folded for i in (1, 2, 3))
+    assert bundle["text/plain"].endswith(run_summary(counts))
+    page.lines = page.lines[:2]
+    assert "Running: 2 of 3 runs done." in page._bundle(None)["text/plain"]

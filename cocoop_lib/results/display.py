@@ -55,6 +55,8 @@ def _styled(text: pd.DataFrame, colour_by: pd.DataFrame | None, caption: str, ta
                               axis=None)
     styler = styler.set_caption(html.escape(caption))
     styler = styler.set_table_attributes(f'class="{TABLE_CLASS}" id="{table_id}"')
+    # no row of index names under the column headers (pandas' stray "dataset" line)
+    styler = styler.hide(axis="index", names=True)
     return styler.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"},
         {"selector": "td", "props": ("text-align: left; white-space: normal; overflow-wrap: anywhere; "
