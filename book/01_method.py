@@ -144,14 +144,8 @@ dataset = P.world.base_to_new[0]
 cfg = P.run_config(dataset, "cocoop", P.seeds[0]).resolved()
 backbone = get_backbone(cfg.backbone, cfg.device, cfg.precision)
 info = backbone.info()
-for key in (
-    "backbone",
-    "image_size",
-    "embed_dim",
-    "text_width",
-    "logit_scale",
-    "n_backbone_params",
-):
+for key in ("backbone", "image_size", "embed_dim", "text_width",
+            "logit_scale", "n_backbone_params"):
     print(f"{key:18s} {info[key]}")
 print(f"{'context_length':18s} {backbone.context_length}")
 
@@ -211,12 +205,8 @@ from cocoop_lib.prompt_learners import ZeroShotPrompts, count_trainable
 
 zeroshot = ZeroShotPrompts(backbone, base.classnames, splits.template)
 prompts, eot = zeroshot()
-print(
-    "prompts (C, L, D):",
-    tuple(prompts.shape),
-    " EOT positions (C,):",
-    tuple(eot.shape),
-)
+print("prompts (C, L, D):", tuple(prompts.shape),
+      " EOT positions (C,):", tuple(eot.shape))
 ids = backbone.tokenizer(splits.template.format(base.classnames[0]))[
     "input_ids"
 ]
@@ -240,12 +230,8 @@ coop = CoOpPromptLearner(
     backbone, base.classnames, n_ctx=cfg.n_ctx, ctx_init=cfg.ctx_init
 )
 prompts, eot = coop()
-print(
-    "context (M, D):",
-    tuple(coop.ctx.shape),
-    " initialised from:",
-    repr(coop.prompt_prefix),
-)
+print("context (M, D):", tuple(coop.ctx.shape),
+      " initialised from:", repr(coop.prompt_prefix))
 print("prompts (C, L, D):", tuple(prompts.shape))
 print("trainable parameters: M x D =", count_trainable(coop))
 
@@ -273,11 +259,12 @@ model = PromptedCLIP(backbone, cocoop)
 _, test_tf = image_transforms(backbone.image_size)
 images = torch.stack([x for x, _ in ImageDataset(base.test[:2], test_tf)])
 with torch.no_grad():
-    # (B, E), L2-normalised
+    # image features f(x): (B, E), L2-normalised
     features = model.encode_images(images.to(cfg.device))
-    # (B, C, L, D)
+    # one prompt per image and class: (B, C, L, D)
     prompts, eot = cocoop(features)
-    logits = model.logits_from_features(features)  # (B, C)
+    # cosine similarities times the logit scale: (B, C)
+    logits = model.logits_from_features(features)
 print("image features (B, E):", tuple(features.shape))
 print("prompts (B, C, L, D):", tuple(prompts.shape))
 print("logits (B, C):", tuple(logits.shape))
@@ -320,14 +307,9 @@ print(f"ViT-B/16: {n_vitb16:,} (paper: {paper:,})")
 # %%
 from cocoop_lib.notebook import glue_numbers
 
-glue_numbers(
-    {
-        "coop_params": count_trainable(coop),
-        "cocoop_params": count_trainable(cocoop),
-        "meta_params": n_meta,
-        "vitb16_params": n_vitb16,
-    }
-)
+glue_numbers({"coop_params": count_trainable(coop),
+              "cocoop_params": count_trainable(cocoop),
+              "meta_params": n_meta, "vitb16_params": n_vitb16})
 
 # %% [markdown]
 # ## Training once
@@ -370,32 +352,19 @@ for method in ("coop", "cocoop"):
     if method not in records:
         continue
     learned, _ = trained_model(records[method])
-    # (M, D)
+    # the learned context vectors, unit length: (M, D)
     ctx = F.normalize(learned.prompt_learner.ctx.detach().float(), dim=-1)
-    # (M, 3)
+    # the three nearest token embeddings of each vector: (M, 3)
     sims, idx = (ctx @ embedding.T).topk(3, dim=-1)
     for m in range(ctx.shape[0]):
+        tokens = backbone.tokenizer.convert_ids_to_tokens(idx[m].tolist())
+        nearest = ", ".join(f"{t.replace('</w>', '')} ({s:.2f})"
+                            for t, s in zip(tokens, sims[m].tolist()))
         start = embedding[init_ids[m]] if m < len(init_ids) else None
-        rows.append(
-            {
-                "method": method,
-                "vector": m + 1,
-                "nearest tokens": ", ".join(
-                    f"{t.replace('</w>', '')} ({s:.2f})"
-                    for t, s in zip(
-                        backbone.tokenizer.convert_ids_to_tokens(
-                            idx[m].tolist()
-                        ),
-                        sims[m].tolist(),
-                    )
-                ),
-                "cos to its initial word": (
-                    float(ctx[m] @ start)
-                    if start is not None
-                    else float("nan")
-                ),
-            }
-        )
+        cos = float(ctx[m] @ start) if start is not None else float("nan")
+        rows.append({"method": method, "vector": m + 1,
+                     "nearest tokens": nearest,
+                     "cos to its initial word": cos})
 table = pd.DataFrame(rows)
 table
 
@@ -410,6 +379,7 @@ table
 # %%
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cocoop_lib.datasets import subsample_classes
 from cocoop_lib.notebook import glue_numbers, test_features, trained_model
@@ -418,59 +388,39 @@ shift_stats = {}
 if "cocoop" in records:
     cocoop_model, _ = trained_model(records["cocoop"])
     shifts, labels, parts = [], [], []
-    for part_name, part in (
-        ("base", subsample_classes(splits, "base")),
-        ("new", new),
-    ):
-        # (N, E), (N,)
+    meta_net = cocoop_model.prompt_learner.meta_net
+    base_part = subsample_classes(splits, "base")
+    for part_name, part in (("base", base_part), ("new", new)):
+        # test image features and labels: (N, E), (N,)
         feats, y = test_features(cfg, cocoop_model, part.test)
         with torch.no_grad():
-            # (N, D)
-            pi = (
-                cocoop_model.prompt_learner.meta_net(feats.to(cfg.device))
-                .float()
-                .cpu()
-            )
-        shifts.append(pi), labels.append(
-            y + (0 if part_name == "base" else 10_000)
-        )
+            # the shift of every image: (N, D)
+            pi = meta_net(feats.to(cfg.device)).float().cpu()
+        shifts.append(pi)
+        labels.append(y + (0 if part_name == "base" else 10_000))
         parts += [part_name] * len(y)
     shifts, labels = torch.cat(shifts), torch.cat(labels)
-    ctx_norm = (
-        cocoop_model.prompt_learner.ctx.detach().float().norm(dim=-1).mean()
-    )
+    ctx = cocoop_model.prompt_learner.ctx.detach().float()
+    ctx_norm = ctx.norm(dim=-1).mean()
     rel = (shifts.norm(dim=-1) / ctx_norm).numpy()
     centred = shifts - shifts.mean(0)
-    class_means = torch.stack(
-        [shifts[labels == c].mean(0) for c in labels.unique()]
-    )
-    between = sum(
-        int((labels == c).sum())
-        * (class_means[i] - shifts.mean(0)).pow(2).sum()
-        for i, c in enumerate(labels.unique())
-    )
+    classes = labels.unique()
+    class_means = torch.stack([shifts[labels == c].mean(0) for c in classes])
+    # between-class sum of squares of the shifts
+    between = sum(int((labels == c).sum())
+                  * (class_means[i] - shifts.mean(0)).pow(2).sum()
+                  for i, c in enumerate(classes))
     shift_stats = {
         "shift_rel_norm": float(np.mean(rel)),
         "shift_rel_norm_std": float(np.std(rel)),
         "shift_class_share": float(between / centred.pow(2).sum()),
-        "shift_mean_cos": float(
-            torch.nn.functional.cosine_similarity(
-                shifts, shifts.mean(0, keepdim=True)
-            ).mean()
-        ),
+        "shift_mean_cos": float(F.cosine_similarity(
+            shifts, shifts.mean(0, keepdim=True)).mean()),
     }
     print({k: round(v, 3) for k, v in shift_stats.items()})
-glue_numbers(
-    {
-        k: shift_stats.get(k, float("nan"))
-        for k in (
-            "shift_rel_norm",
-            "shift_rel_norm_std",
-            "shift_class_share",
-            "shift_mean_cos",
-        )
-    }
-)
+keys = ("shift_rel_norm", "shift_rel_norm_std", "shift_class_share",
+        "shift_mean_cos")
+glue_numbers({k: shift_stats.get(k, float("nan")) for k in keys})
 
 # %% [markdown]
 # The shift's norm is on average {glue:text}`shift_rel_norm:.3f` times the norm of a context
@@ -488,34 +438,21 @@ if shift_stats:
     u, s, v = torch.pca_lowrank(shifts, q=2)
     xy = (shifts - shifts.mean(0)) @ v[:, :2]
     keep = torch.isin(labels, labels.unique()[:10])
-    names = {
-        **{
-            i: n
-            for i, n in enumerate(subsample_classes(splits, "base").classnames)
-        },
-        **{10_000 + i: n + " (new)" for i, n in enumerate(new.classnames)},
-    }
+    base_names = subsample_classes(splits, "base").classnames
+    # new classes get labels from 10,000 on, apart from the base classes
+    new_names = {10_000 + i: f"{n} (new)"
+                 for i, n in enumerate(new.classnames)}
+    names = {**dict(enumerate(base_names)), **new_names}
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    sns.scatterplot(
-        x=xy[keep, 0],
-        y=xy[keep, 1],
-        hue=[names[int(c)][:22] for c in labels[keep]],
-        s=18,
-        ax=axes[0],
-        legend="brief",
-    )
+    hue = [names[int(c)][:22] for c in labels[keep]]
+    sns.scatterplot(x=xy[keep, 0], y=xy[keep, 1], hue=hue, s=18, ax=axes[0],
+                    legend="brief")
     axes[0].legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
     axes[0].set_title("Meta-Net shift pi(x), first two principal components")
     axes[0].set_xlabel("principal component 1")
     axes[0].set_ylabel("principal component 2")
-    sns.histplot(
-        x=rel,
-        hue=parts,
-        ax=axes[1],
-        element="step",
-        stat="density",
-        common_norm=False,
-    )
+    sns.histplot(x=rel, hue=parts, ax=axes[1], element="step",
+                 stat="density", common_norm=False)
     axes[1].set_xlabel("||pi(x)|| / mean ||v_m||")
     axes[1].set_title("size of the shift per test image")
     fig.tight_layout()

@@ -133,12 +133,9 @@ results.base_to_new_display(summary)
 from cocoop_lib import paper_results, results
 from cocoop_lib.notebook import glue_numbers
 
-values = {
-    "setting": results.describe_setting(records),
-    "n_datasets": int(
-        summary[summary.dataset != results.AVERAGE].dataset.nunique()
-    ),
-}
+per_dataset = summary[summary.dataset != results.AVERAGE]
+values = {"setting": results.describe_setting(records),
+          "n_datasets": int(per_dataset.dataset.nunique())}
 for method in ("CLIP", "CoOp", "CoCoOp"):
     row = results.average_row(summary, method)
     for metric in ("base", "new", "H"):
@@ -184,32 +181,15 @@ from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 from cocoop_lib.selection import budget_sentence
 
-gap = (
-    claims[claims.gap == "CoCoOp - CoOp"].set_index("metric")
-    if len(claims)
-    else None
-)
-glue_numbers(
-    {
-        f"gap_{m}_{who}": (
-            gap.loc[m, who]
-            if gap is not None and m in gap.index
-            else float("nan")
-        )
-        for m in ("base", "new")
-        for who in ("ours", "paper")
-    }
-)
-glue_numbers(
-    {
-        "agreement": (
-            results.agreement_sentence(claims)
-            if len(claims)
-            else "no gap was computed"
-        ),
-        "budget_sentence": budget_sentence(P),
-    }
-)
+gap = (claims[claims.gap == "CoCoOp - CoOp"].set_index("metric")
+       if len(claims) else None)
+glue_numbers({f"gap_{m}_{who}": (gap.loc[m, who]
+                                 if gap is not None and m in gap.index
+                                 else float("nan"))
+              for m in ("base", "new") for who in ("ours", "paper")})
+agreement = (results.agreement_sentence(claims) if len(claims)
+             else "no gap was computed")
+glue_numbers({"agreement": agreement, "budget_sentence": budget_sentence(P)})
 
 # %% [markdown]
 # ## Figure

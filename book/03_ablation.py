@@ -113,20 +113,12 @@ from cocoop_lib.runs import RunConfig, run_many
 same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
             backbone=P.backbone, data_root=P.data_root,
             output_dir=P.output_dir, device=P.device, precision=P.precision)
-variants = [
-    ("coop", {}),
-    ("coop", dict(n_ctx=long_ctx, ctx_init="")),
-    ("cocoop", {}),
-]
-configs = [
-    RunConfig(
-        dataset=d, method=m, seed=s, train_classes="base", **context, **same
-    )
-    for d in P.world.base_to_new
-    for s in P.seeds
-    for m, context in variants
-    if m in P.methods
-]
+variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")),
+            ("cocoop", {})]
+configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base",
+                     **context, **same)
+           for d in P.world.base_to_new for s in P.seeds
+           for m, context in variants if m in P.methods]
 records = run_many(configs)
 
 # %% [markdown]
@@ -172,35 +164,22 @@ glue_numbers({
 # {glue:text}`long_base:.1f`% against {glue:text}`zs_base:.1f`%:
 
 # %%
-zero_shot = run_many(
-    [
-        RunConfig(
-            dataset=d, method="zeroshot", seed=s, train_classes="base", **same
-        )
-        for d in P.world.base_to_new
-        for s in P.seeds
-    ],
-    verbose=False,
-)
+zero_shot = run_many([RunConfig(dataset=d, method="zeroshot", seed=s,
+                                train_classes="base", **same)
+                      for d in P.world.base_to_new for s in P.seeds],
+                     verbose=False)
 trains = results.base_vs_zero_shot(
     ablation, results.base_to_new(zero_shot), long_label
 )
 per_dataset = trains[trains.dataset != results.AVERAGE]
 average = trains[trains.dataset == results.AVERAGE]
-glue_numbers(
-    {
-        "long_above": int(per_dataset.above.sum()),
-        "long_cases": len(per_dataset),
-        "long_base": (
-            float(average.base.iloc[0]) if len(average) else float("nan")
-        ),
-        "zs_base": (
-            float(average.zero_shot_base.iloc[0])
-            if len(average)
-            else float("nan")
-        ),
-    }
-)
+nan = float("nan")
+glue_numbers({"long_above": int(per_dataset.above.sum()),
+              "long_cases": len(per_dataset),
+              "long_base": (float(average.base.iloc[0])
+                            if len(average) else nan),
+              "zs_base": (float(average.zero_shot_base.iloc[0])
+                          if len(average) else nan)})
 trains.style.format(precision=1).hide(axis="index")
 
 # %% [markdown]
@@ -237,25 +216,17 @@ ablation[ablation.dataset != "Average"].pivot_table(
 
 # %% tags=["solution"]
 from cocoop_lib.backbone import load_backbone
-from cocoop_lib.prompt_learners import (
-    CoCoOpPromptLearner,
-    CoOpPromptLearner,
-    count_trainable,
-)
+from cocoop_lib.prompt_learners import (CoCoOpPromptLearner, CoOpPromptLearner,
+                                       count_trainable)
 
 clip = load_backbone(P.backbone)
 d, e = clip.info()["text_width"], clip.info()["embed_dim"]
 names = ["cat", "dog"]
 h = e // 16
 predicted = {"coop": 8 * d, "cocoop": 8 * d + (e * h + h) + (h * d + d)}
-built = {
-    "coop": count_trainable(
-        CoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")
-    ),
-    "cocoop": count_trainable(
-        CoCoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")
-    ),
-}
+coop = CoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")
+cocoop = CoCoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")
+built = {"coop": count_trainable(coop), "cocoop": count_trainable(cocoop)}
 for method in predicted:
     print(f"{method:7s} predicted {predicted[method]:>7,}   "
           f"built {built[method]:>7,}")

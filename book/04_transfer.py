@@ -95,17 +95,10 @@ show_provenance(P, title="Setting of this chapter");
 import pandas as pd
 
 w = P.world
-pd.DataFrame(
-    [
-        {"dataset": d, "role": role, "plays": w.plays.get(d, "")}
-        for role, names in (
-            ("source", [w.source]),
-            ("cross-dataset target", w.targets),
-            ("domain-shifted variant", w.variants),
-        )
-        for d in names
-    ]
-)
+roles = (("source", [w.source]), ("cross-dataset target", w.targets),
+         ("domain-shifted variant", w.variants))
+pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
+              for role, names in roles for d in names])
 
 # %% [markdown]
 # ## The runs
@@ -122,22 +115,13 @@ same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
             backbone=P.backbone, data_root=P.data_root,
             output_dir=P.output_dir, device=P.device, precision=P.precision)
 context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
-test_on = tuple(
-    f"{d}:all" for d in (P.world.source, *P.world.targets, *P.world.variants)
-)
-configs = [
-    RunConfig(
-        dataset=P.world.source,
-        method=m,
-        seed=s,
-        train_classes="all",
-        eval_on=test_on,
-        **(context if m != "zeroshot" else {}),
-        **same,
-    )
-    for m in P.methods
-    for s in P.seeds
-]
+# every run is tested on the source, the targets and the shifted variants
+tested = (P.world.source, *P.world.targets, *P.world.variants)
+test_on = tuple(f"{d}:all" for d in tested)
+configs = [RunConfig(dataset=P.world.source, method=m, seed=s,
+                     train_classes="all", eval_on=test_on,
+                     **(context if m != "zeroshot" else {}), **same)
+           for m in P.methods for s in P.seeds]
 records = run_many(configs)
 
 # %% [markdown]
@@ -168,13 +152,9 @@ results.transfer_display(
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 
-glue_numbers(
-    {
-        "n_targets": len(P.world.targets),
-        "setting": results.describe_setting(records),
-        **results.transfer_averages(cross, "cross"),
-    }
-)
+glue_numbers({"n_targets": len(P.world.targets),
+              "setting": results.describe_setting(records),
+              **results.transfer_averages(cross, "cross")})
 
 # %% [markdown]
 # ## Figure: cross-dataset transfer
@@ -250,12 +230,8 @@ results.transfer_display(
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 
-glue_numbers(
-    {
-        "n_variants": len(P.world.variants),
-        **results.transfer_averages(domain, "domain"),
-    }
-)
+glue_numbers({"n_variants": len(P.world.variants),
+              **results.transfer_averages(domain, "domain")})
 
 # %% [markdown]
 # ## Figure: domain generalisation

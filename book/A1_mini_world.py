@@ -84,7 +84,7 @@ show_provenance(P, title="Setting of this chapter");
 # %% [markdown]
 # ## The two recipes
 #
-# The paper's recipe and the mini world's, side by side; rows where they differ are marked.
+# The paper's recipe and the mini world's, side by side: first the fields where they differ.
 
 # %%
 import pandas as pd
@@ -92,20 +92,22 @@ import pandas as pd
 from cocoop_lib.presets import MINI, PAPER
 
 paper, mini = PAPER.as_dict(), MINI.as_dict()
-recipes = pd.DataFrame(
-    {
-        "paper": {k: str(v) for k, v in paper.items()},
-        "mini": {k: str(v) for k, v in mini.items()},
-    }
-)
-recipes["differs"] = [
-    "yes" if paper[k] != mini[k] else "" for k in recipes.index
-]
-recipes.style.apply(
-    lambda row: ["background-color: #fff3cd" if row["differs"] else ""]
-    * len(row),
-    axis=1,
-)
+recipes = pd.DataFrame({"paper": {k: str(v) for k, v in paper.items()},
+                        "mini": {k: str(v) for k, v in mini.items()}})
+differs = [paper[k] != mini[k] for k in recipes.index]
+recipes[differs]
+
+# %% [markdown]
+# The fields the two recipes share (folded: open to read them):
+
+# %% tags=["hide-output"]
+import pandas as pd
+
+from cocoop_lib.presets import MINI, PAPER
+
+paper, mini = PAPER.as_dict(), MINI.as_dict()
+pd.DataFrame({"both recipes": {k: str(v) for k, v in paper.items()
+                               if v == mini[k]}})
 
 # %% [markdown]
 # ## How the mini recipe's learning rates were chosen

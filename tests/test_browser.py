@@ -101,7 +101,7 @@ const provenance = [...document.querySelectorAll('.cocoop-provenance')].map(box 
   let past = 0;
   for (const el of box.querySelectorAll('*')) {
     if (!visible(el)) continue;
-    past = Math.max(past, el.getBoundingClientRect().right - b.right + 1);
+    past = Math.max(past, el.getBoundingClientRect().right - b.right);
   }
   return {admonition: box.classList.contains('admonition'), width: Math.round(b.width),
           past: Math.round(past), inside: box.scrollWidth - box.clientWidth,

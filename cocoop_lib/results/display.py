@@ -218,5 +218,6 @@ def settings_display(records: list[dict], caption: str = "Where these numbers ca
         return pd.DataFrame().style
     text = df.astype(str).T
     text.columns = [f"setting {i + 1}" for i in range(text.shape[1])]
-    text.index.name = "field"
+    # field names as words ("weights sha256"), so a narrow page can wrap them
+    text.index = [str(name).replace("_", " ") for name in text.index]
     return _styled(text, None, caption, "table-settings", wrap=True)
