@@ -76,10 +76,11 @@ output_dir = "outputs"
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("method", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "method", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]

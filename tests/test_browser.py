@@ -157,9 +157,10 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def measure(driver, page: Path, shot: Path | None = None) -> dict:
-    """Open ``page``, wait for MathJax, measure it (MEASURE) and take a full-page screenshot."""
-    driver.set_window_size(WIDTH, HEIGHT)
+def measure(driver, page: Path, shot: Path | None = None, width: int = WIDTH) -> dict:
+    """Open ``page`` ``width`` px wide, wait for MathJax, measure it (MEASURE) and take a
+    full-page screenshot."""
+    driver.set_window_size(width, HEIGHT)
     driver.get(page.as_uri())
     math = driver.execute_async_script(WAIT_FOR_MATH)
     result = driver.execute_script(MEASURE)
@@ -167,9 +168,9 @@ def measure(driver, page: Path, shot: Path | None = None) -> dict:
     if shot is not None:
         # the whole page at 1280 px wide, as tall as its content
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(WIDTH, min(height, 16000))
+        driver.set_window_size(width, min(height, 16000))
         driver.save_screenshot(str(shot))
-        driver.set_window_size(WIDTH, HEIGHT)
+        driver.set_window_size(width, HEIGHT)
     return result
 
 
@@ -241,17 +242,21 @@ y = 1</pre></div>
 
 
 def main(argv: list[str]) -> int:
-    """Print each chapter's measurements (and its problems) for a built book's HTML folder."""
+    """Print each chapter's measurements (and its problems) for a built book's HTML folder:
+    ``HTML_DIR [SHOTS_DIR [WIDTH]]``."""
     chromium, driver_path = _browser_or_skip()
     html = Path(argv[0]) / "book"
-    shots = Path(argv[1]) if len(argv) > 1 else None
+    shots = Path(argv[1]) if len(argv) > 1 and argv[1] != "-" else None
+    width = int(argv[2]) if len(argv) > 2 else WIDTH
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="cocoop-chromium-")
     driver = open_browser(chromium, driver_path, profile)
+    print(f"at {width} px")
     try:
         for chapter in CHAPTERS:
-            page = measure(driver, html / f"{chapter}.html", shots / f"{chapter}.png" if shots else None)
+            shot = shots / f"{chapter}.png" if shots else None
+            page = measure(driver, html / f"{chapter}.html", shot, width)
             summary = {"wrapped_lines": sum(w["extra"] for w in page["wrapped"]),
                        "tallest_output": max(page["outputHeights"], default=0),
                        "outputs_over_900": len(page["tall"]), "maths": page["maths"],
