@@ -273,21 +273,21 @@ role = {
 }
 if w.source:
     role[w.source] = "base-to-new; transfer source"
-pd.DataFrame(
-    [
-        {
-            "dataset": d,
-            "role": role.get(d, ""),
-            "plays": w.plays.get(d, ""),
-            "classes": get_spec(d).n_classes,
-            "train / val / test": " / ".join(
-                map(str, get_spec(d).counts or ())
-            ),
-            "template": get_spec(d).template,
-        }
-        for d in P.datasets
-    ]
-)
+rows = [{"dataset": d, "role": role.get(d, ""), "plays": w.plays.get(d, ""),
+         "classes": get_spec(d).n_classes,
+         "train / val / test": " / ".join(map(str, get_spec(d).counts or ()))}
+        for d in P.datasets]
+pd.DataFrame(rows).set_index("dataset")
+
+# %% [markdown]
+# Each dataset's prompt template (the class name goes into `{}`):
+
+# %%
+import pandas as pd
+
+from cocoop_lib.datasets import get_spec
+
+pd.DataFrame({"template": {d: get_spec(d).template for d in P.datasets}})
 
 # %% [markdown]
 # A few test images of each dataset:
@@ -298,18 +298,20 @@ from PIL import Image
 
 from cocoop_lib.datasets import load_dataset
 
-fig, axes = plt.subplots(
-    len(P.datasets), 6, figsize=(7.5, 1.35 * len(P.datasets)), squeeze=False
-)
-for row, name in zip(axes, P.datasets):
+# two datasets side by side in each row of the figure, five test images each
+n_images, per_row = 5, 2
+n_rows = -(-len(P.datasets) // per_row)
+fig, axes = plt.subplots(n_rows, n_images * per_row, squeeze=False,
+                         figsize=(8.5, 1.05 * n_rows))
+for ax in axes.flat:
+    ax.set_axis_off()
+for k, name in enumerate(P.datasets):
+    row, first = k // per_row, (k % per_row) * n_images
     test = load_dataset(name, P.data_root).test
-    for ax, item in zip(row, test[:: max(1, len(test) // 6)][:6]):
-        ax.imshow(Image.open(item.impath).convert("RGB"))
-        ax.set_xticks([]), ax.set_yticks([])
-    for ax in row:
-        ax.set_frame_on(False)
-        ax.set_xticks([]), ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    step = max(1, len(test) // n_images)
+    for j, item in enumerate(test[::step][:n_images]):
+        axes[row, first + j].imshow(Image.open(item.impath).convert("RGB"))
+    axes[row, first].set_title(name, fontsize=10, loc="left")
 fig.tight_layout()
 plt.show()
 

@@ -12,10 +12,13 @@ from .provenance import provenance_info, provenance_rows, provenance_text, setti
 # Layout only (the colours come from the book's theme, as for any admonition): the facts as a
 # two-column grid whose value column may shrink to the box, and each value an inline block that
 # moves to the next line whole and breaks inside only when it is wider than the whole column.
-_FACTS = "display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.15em 1em;margin:.4em 0 0"
+_FACTS = "display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.15em 1em;margin-top:.4em"
+# facts a reader rarely needs at first sight: folded under the others (still in the page)
+_FOLDED = ("versions", "git revision", "parameters", "record weights", "records made on")
 _KEY = "font-weight:600;margin:0"
 _CELL = "margin:0;min-width:0"
-_VALUE = "display:inline-block;max-width:100%;overflow-wrap:anywhere;margin-right:.5em"
+_VALUE = ("display:inline-block;max-width:100%;overflow-wrap:anywhere;white-space:normal;"
+          "margin-right:.5em")
 
 
 def _value_html(key: str, value) -> str:
@@ -31,15 +34,25 @@ def _value_html(key: str, value) -> str:
 
 def provenance_html(info: dict, title: str = "Provenance") -> str:
     """The provenance block as HTML: a Jupyter Book admonition (``note``) titled ``title``, the
-    setting sentence (is this the paper's setting?) and the facts as name / value rows."""
+    setting sentence (is this the paper's setting?) and the facts as name / value rows; the
+    versions, git revision, parameters and the records' machines folded (``<details>``)."""
     warning = setting_warning(info)
     sentence = warning or "Paper setting: CLIP ViT-B/16 on the paper's datasets."
-    rows = "".join(f'<dt style="{_KEY}">{html.escape(k)}</dt>'
-                   f'<dd style="{_CELL}">{_value_html(k, v)}</dd>' for k, v in provenance_rows(info))
+    rows = provenance_rows(info)
+
+    def facts(keep) -> str:
+        return "".join(f'<dt style="{_KEY}">{html.escape(k)}</dt>'
+                       f'<dd style="{_CELL}">{_value_html(k, v)}</dd>'
+                       for k, v in rows if (k in _FOLDED) != keep)
+
+    folded = ", ".join(k for k, _ in rows if k in _FOLDED)
     return (f'<div class="admonition note cocoop-provenance">'
             f'<p class="admonition-title">{html.escape(title)}</p>'
             f'<p class="cocoop-provenance-setting">{html.escape(sentence)}</p>'
-            f'<dl class="cocoop-provenance-facts" style="{_FACTS}">{rows}</dl></div>')
+            f'<dl class="cocoop-provenance-facts" style="{_FACTS}">{facts(True)}</dl>'
+            f'<details class="cocoop-provenance-more"><summary>{html.escape(folded)}</summary>'
+            f'<dl class="cocoop-provenance-facts" style="{_FACTS}">{facts(False)}</dl>'
+            f'</details></div>')
 
 
 def provenance_block(P, records: list[dict] | None = None,

@@ -196,7 +196,9 @@ def test_deltas_to_the_paper_only_in_the_papers_setting():
     assert not mini.paper_setting.any()
     html = results.base_to_new_display(mini).to_html()
     assert ">ours - paper<" not in html and "background-color" not in html
-    assert "paper (DTD)" in html and "not the paper&#x27;s setting" in html
+    # one row per dataset: ours (paper), the paper's number that of the dataset a row plays
+    assert "50.0 ± 0.0 (77.01)" in html and "MiniX plays DTD" in html
+    assert "not the paper&#x27;s setting" in html
     # transfer: the same rule per dataset
     recs = [real(record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "DTD:all": 40.0},
                         train_classes="all"))]
@@ -225,6 +227,10 @@ def test_provenance_block_keeps_values_whole_and_prints_outside_ipython(capsys):
     assert "color:" not in html and "font-weight:bold" not in html and "<table" not in html
     assert "minmax(0,1fr)" in html and "display:inline-block;max-width:100%" in html
     assert "not the paper&#x27;s CLIP ViT-B/16" in html and "OFFLINE" not in html
+    # the facts a reader rarely needs first are folded, still on the page
+    shown, folded = html.split("<details", 1)
+    assert "backbone" in shown and "weights sha256" in shown and "git revision" not in shown
+    assert "git revision" in folded and "versions" in folded and "datasets=" in folded
     # the parameters as a short list of name=value items, one item per parameter
     assert html.count("<code") == 1 + len(info["parameters"])
 

@@ -37,15 +37,18 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
                   # offline: no host name resolves, so nothing can come from a CDN
                   "--host-resolver-rules=MAP * ~NOTFOUND")
 
-# Waits (up to 20 s) until MathJax has typeset the page, or reports that it never loaded.
+# Waits (up to 10 s) until MathJax has typeset the page, or reports that it never loaded; a page
+# with no equation and no MathJax returns at once.
 WAIT_FOR_MATH = """
 const done = arguments[arguments.length - 1];
 const t0 = Date.now();
+const loads = [...document.scripts].some(s => /mathjax/i.test(s.src));
+if (!loads && !document.querySelector('.math')) return done('no math');
 (function poll() {
   const mj = window.MathJax;
   if (mj && mj.startup && mj.startup.promise) {
     mj.startup.promise.then(() => done('typeset'), e => done('error ' + e));
-  } else if (Date.now() - t0 > 20000) {
+  } else if (Date.now() - t0 > 10000) {
     done('no MathJax');
   } else {
     setTimeout(poll, 100);

@@ -18,9 +18,9 @@ from .tables import AVERAGE, METHOD_ORDER, settings
 
 TABLE_CLASS = "cocoop-results"
 DELTA = "ours - paper"
-NO_DELTA_NOTE = (f"No \"{DELTA}\" rows: these runs are not the paper's setting (CLIP ViT-B/16 on "
-                 "the paper's own datasets), so their values are not comparable with the paper's; "
-                 "compare the gaps between methods (the claim table) instead.")
+NO_DELTA_NOTE = (f"No \"{DELTA}\": these runs are not the paper's setting (CLIP ViT-B/16 on the "
+                 "paper's datasets), so compare the gaps between methods (the claim table), not "
+                 "the values.")
 
 
 def _fmt(mean, std=None, digits=1) -> str:
@@ -110,6 +110,8 @@ def base_to_new_display(summary: pd.DataFrame, caption: str = "Table 1: base-to-
         return TableGroup([], "table-base-to-new", "no runs")
     n_datasets = summary[summary.dataset != AVERAGE].dataset.nunique()
     any_paper_setting = "paper_setting" in summary and bool(summary.paper_setting.any())
+    if not any_paper_setting:
+        return _base_to_new_compact(summary, caption, n_datasets)
     tables = []
     for m in _ordered(summary.method):
         s = summary[summary.method == m]
@@ -136,6 +138,36 @@ def base_to_new_display(summary: pd.DataFrame, caption: str = "Table 1: base-to-
                               pd.DataFrame(delta, index=idx, columns=["base", "new", "H"]),
                               f"{caption}: {m}", f"table-base-to-new-{_slug(m)}"))
     return TableGroup(tables, "table-base-to-new", "" if any_paper_setting else NO_DELTA_NOTE)
+
+
+def _base_to_new_compact(summary: pd.DataFrame, caption: str, n_datasets: int) -> TableGroup:
+    """Table 1 outside the paper's setting (no ours - paper): one row per dataset, each cell
+    "ours ± std (paper)", the paper's number being that of the dataset a row plays."""
+    tables, plays = [], {}
+    for m in _ordered(summary.method):
+        s = summary[summary.method == m]
+        text, index = [], []
+        for _, r in s.iterrows():
+            p = r.get("paper_dataset", "")
+            if r.dataset != AVERAGE and isinstance(p, str) and p and p != r.dataset:
+                plays[r.dataset] = p
+            cells = []
+            for k in ("base", "new", "H"):
+                c = comparison(r[k], r.get(f"{k}_std"), r.get(f"paper_{k}"), show_delta=False)
+                paper = c["text"]["paper"]
+                cells.append(c["text"]["ours"] + ("" if paper == "–" else f" ({paper})"))
+            text.append(cells)
+            index.append(r.dataset if r.dataset != AVERAGE else f"Average ({n_datasets})")
+        frame = pd.DataFrame(text, index=pd.Index(index), columns=["base", "new", "H"])
+        tables.append(_styled(frame, None, f"{caption}: {m}, ours (paper)",
+                              f"table-base-to-new-{_slug(m)}"))
+    note = ("Ours: mean ± standard deviation over seeds; in brackets the paper's number (the "
+            "average row: the paper's 11 datasets)")
+    if plays:
+        note += ", for the dataset each row plays: " + ", ".join(
+            f"{d} plays {p}" for d, p in plays.items())
+    note += ". " + NO_DELTA_NOTE
+    return TableGroup(tables, "table-base-to-new", note)
 
 
 def _slug(s: str) -> str:
@@ -216,6 +248,11 @@ def settings_display(records: list[dict], caption: str = "Where these numbers ca
     df = settings(records)
     if df.empty:
         return pd.DataFrame().style
+    # settings that differ only in the code revision are one column, its revisions listed
+    fields = [c for c in df.columns if c not in ("git", "runs")]
+    df = (df.astype({c: str for c in fields}).groupby(fields, sort=False, dropna=False)
+          .agg(git=("git", lambda g: ", ".join(sorted(set(g)))), runs=("runs", "sum"))
+          .reset_index())
     text = df.astype(str).T
     text.columns = [f"setting {i + 1}" for i in range(text.shape[1])]
     # field names as words ("weights sha256"), so a narrow page can wrap them
