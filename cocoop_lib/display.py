@@ -1,4 +1,5 @@
-"""Showing things in the book: the provenance block's HTML and the numbers glued into the prose.
+"""Showing things in the book: the provenance block's HTML, a run cell's log (a summary with
+the per-run lines folded) and the numbers glued into the prose.
 
 The only module of the package that imports IPython or myst_nb (and only inside functions, so
 the library works without them). Outside IPython, :func:`show_provenance` prints plain text.
@@ -6,6 +7,7 @@ the library works without them). Outside IPython, :func:`show_provenance` prints
 from __future__ import annotations
 
 import html
+import time
 
 from .provenance import provenance_info, provenance_rows, provenance_text, setting_warning
 
@@ -118,8 +120,6 @@ class NotebookRunLog:
                              f"{folded}</div>", "text/plain": text}
 
     def run(self, i: int, line: str) -> None:
-        import time
-
         if self._plain is not None:
             return self._plain.run(i, line)
         self.lines.append(f"[{i}/{self.total}] {line}")

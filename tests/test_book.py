@@ -198,7 +198,7 @@ def test_deltas_to_the_paper_only_in_the_papers_setting():
     assert ">ours - paper<" not in html and "background-color" not in html
     # one row per dataset: ours (paper), the paper's number that of the dataset a row plays
     assert "50.0 ± 0.0 (77.01)" in html and "MiniX plays DTD" in html
-    assert "not the paper&#x27;s setting" in html
+    assert "Not the paper&#x27;s setting" in html
     # transfer: the same rule per dataset
     recs = [real(record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "DTD:all": 40.0},
                         train_classes="all"))]

@@ -18,9 +18,8 @@ from .tables import AVERAGE, METHOD_ORDER, settings
 
 TABLE_CLASS = "cocoop-results"
 DELTA = "ours - paper"
-NO_DELTA_NOTE = (f"No \"{DELTA}\": these runs are not the paper's setting (CLIP ViT-B/16 on the "
-                 "paper's datasets), so compare the gaps between methods (the claim table), not "
-                 "the values.")
+NO_DELTA_NOTE = ("Not the paper's setting (CLIP ViT-B/16 on the paper's datasets): compare the "
+                 f"gaps between methods (the claim table), not the values (no \"{DELTA}\").")
 
 
 def _fmt(mean, std=None, digits=1) -> str:
@@ -60,10 +59,11 @@ def _styled(text: pd.DataFrame, colour_by: pd.DataFrame | None, caption: str, ta
     return styler.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"},
         {"selector": "td", "props": ("text-align: left; white-space: normal; overflow-wrap: anywhere; "
-                                     "padding: 0 .6em") if wrap else
-                                    ("text-align: right; white-space: nowrap; "
+                                     "padding: 0 .6em; line-height: 1.35") if wrap else
+                                    ("text-align: right; white-space: nowrap; line-height: 1.35; "
                                      "font-variant-numeric: tabular-nums; padding: 0 .6em")},
-        {"selector": "th", "props": "text-align: left; padding: 0 .6em"}]).set_uuid(table_id)
+        {"selector": "th", "props": "text-align: left; padding: 0 .6em; line-height: 1.35"}]
+    ).set_uuid(table_id)
 
 
 class TableGroup:
@@ -161,11 +161,10 @@ def _base_to_new_compact(summary: pd.DataFrame, caption: str, n_datasets: int) -
         frame = pd.DataFrame(text, index=pd.Index(index), columns=["base", "new", "H"])
         tables.append(_styled(frame, None, f"{caption}: {m}, ours (paper)",
                               f"table-base-to-new-{_slug(m)}"))
-    note = ("Ours: mean ± standard deviation over seeds; in brackets the paper's number (the "
-            "average row: the paper's 11 datasets)")
+    note = "Mean ± standard deviation over seeds; in brackets the paper's number"
     if plays:
-        note += ", for the dataset each row plays: " + ", ".join(
-            f"{d} plays {p}" for d, p in plays.items())
+        note += " of the dataset a row plays (" + ", ".join(
+            f"{d} plays {p}" for d, p in plays.items()) + "; the average: 11 datasets)"
     note += ". " + NO_DELTA_NOTE
     return TableGroup(tables, "table-base-to-new", note)
 
