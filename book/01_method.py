@@ -158,16 +158,12 @@ print(f"{'context_length':18s} {backbone.context_length}")
 # Both halves are tested separately, each in its own label space.
 
 # %%
-from cocoop_lib.datasets import (
-    load_dataset,
-    sample_few_shot,
-    subsample_classes,
-)
+from cocoop_lib.datasets import (load_dataset, sample_few_shot,
+                                 subsample_classes)
 
 splits = load_dataset(cfg.dataset, cfg.data_root)
-few = sample_few_shot(
-    splits, cfg.shots, cfg.seed, cache_dir=f"{cfg.output_dir}/fewshot"
-)
+cache = f"{cfg.output_dir}/fewshot"
+few = sample_few_shot(splits, cfg.shots, cfg.seed, cache_dir=cache)
 base = subsample_classes(few, "base")
 new = subsample_classes(splits, "new")
 print(f"{splits.name}: {len(splits.classnames)} classes, "
