@@ -400,12 +400,15 @@ def test_smoke_book_builds_with_tables_and_provenance(smoke_book):
                  "A1_mini_world"):
         # at the top and the end, as admonitions
         assert html[page].count('class="admonition note cocoop-provenance"') == 2, page
-        assert "cdn.jsdelivr.net" not in html[page] and "_static/mathjax/tex-chtml.js" in html[page]
+        assert "cdn.jsdelivr.net" not in html[page]          # no MathJax from the network
         assert "weights sha256" in html[page] and "git revision" in html[page]
         assert "notebook wall time" in html[page]
         assert "not the paper" in html[page].lower()         # never mistaken for the paper's setting
         assert "pasted-text" in html[page] or page == "A1_mini_world"   # glued numbers
         assert "colab.research.google.com" in html[page]     # launch buttons
+    # the equations' MathJax is the book's own copy
+    assert '_static/mathjax/tex-chtml.js' in html["01_method"]
+    assert (smoke_book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
     if MINI_CLIP.exists():
         assert "Offline mini world: these numbers" in html["02_base_to_new"]
     # a run cell: a summary, the per-run lines folded away
