@@ -40,20 +40,34 @@ if importlib.util.find_spec("cocoop_lib") is None:
                    check=True)
 
 # %% tags=["parameters"]
-# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
-# None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
-seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
-shots = None            # training images per class; None: the recipe's (16)
-epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
-recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
-data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
-device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
-output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE
+# overrides them. None means the default: the recipe's value, or every
+# dataset of the chosen world.
+
+# dataset names; None: every dataset of the world (data_root None: mini)
+datasets = None
+# from "zeroshot", "coop", "cocoop"; None: all this chapter compares
+methods = None
+# list of seeds; None: [1, 2, 3] (the paper's)
+seeds = None
+# training images per class; None: the recipe's (16)
+shots = None
+# epochs of every trained method; None: the recipe's per method
+epochs = None
+# context vectors; None: the recipe's 4, from "a photo of a"
+n_ctx = None
+# "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+recipe = None
+# "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+backbone = "mini"
+# folder of the paper's datasets; None: the bundled offline mini world
+data_root = None
+# "auto", "cpu", "cuda", "cuda:1", ...
+device = "auto"
+# "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
+precision = "auto"
+# run records, checkpoints and caches, shared by all chapters
+output_dir = "outputs"
 
 # %% [markdown]
 # First the parameters are checked (a wrong one stops the notebook here, with a message saying
@@ -62,10 +76,11 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("method", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "method", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -130,7 +145,8 @@ dataset = P.world.base_to_new[0]
 cfg = P.run_config(dataset, "cocoop", P.seeds[0]).resolved()
 backbone = get_backbone(cfg.backbone, cfg.device, cfg.precision)
 info = backbone.info()
-for key in ("backbone", "image_size", "embed_dim", "text_width", "logit_scale", "n_backbone_params"):
+for key in ("backbone", "image_size", "embed_dim", "text_width",
+            "logit_scale", "n_backbone_params"):
     print(f"{key:18s} {info[key]}")
 print(f"{'context_length':18s} {backbone.context_length}")
 
@@ -142,16 +158,20 @@ print(f"{'context_length':18s} {backbone.context_length}")
 # Both halves are tested separately, each in its own label space.
 
 # %%
-from cocoop_lib.datasets import load_dataset, sample_few_shot, subsample_classes
+from cocoop_lib.datasets import (load_dataset, sample_few_shot,
+                                 subsample_classes)
 
 splits = load_dataset(cfg.dataset, cfg.data_root)
-few = sample_few_shot(splits, cfg.shots, cfg.seed, cache_dir=f"{cfg.output_dir}/fewshot")
+cache = f"{cfg.output_dir}/fewshot"
+few = sample_few_shot(splits, cfg.shots, cfg.seed, cache_dir=cache)
 base = subsample_classes(few, "base")
 new = subsample_classes(splits, "new")
-print(f"{splits.name}: {len(splits.classnames)} classes, template {splits.template!r}")
-print(f"base: {len(base.classnames)} classes, {len(base.train)} training images, "
-      f"{len(base.test)} test images; e.g. {base.classnames[:5]}")
-print(f"new:  {len(new.classnames)} classes, {len(new.test)} test images; e.g. {new.classnames[:5]}")
+print(f"{splits.name}: {len(splits.classnames)} classes, "
+      f"template {splits.template!r}")
+print(f"base: {len(base.classnames)} classes, {len(base.train)} training "
+      f"images, {len(base.test)} test images; e.g. {base.classnames[:5]}")
+print(f"new:  {len(new.classnames)} classes, {len(new.test)} test images; "
+      f"e.g. {new.classnames[:5]}")
 
 # %% [markdown]
 # A few training images of the base classes, as the image encoder sees them (before
@@ -182,8 +202,11 @@ from cocoop_lib.prompt_learners import ZeroShotPrompts, count_trainable
 
 zeroshot = ZeroShotPrompts(backbone, base.classnames, splits.template)
 prompts, eot = zeroshot()
-print("prompts (C, L, D):", tuple(prompts.shape), " EOT positions (C,):", tuple(eot.shape))
-ids = backbone.tokenizer(splits.template.format(base.classnames[0]))["input_ids"]
+print("prompts (C, L, D):", tuple(prompts.shape),
+      " EOT positions (C,):", tuple(eot.shape))
+ids = backbone.tokenizer(splits.template.format(base.classnames[0]))[
+    "input_ids"
+]
 print("tokens of prompt 0:", backbone.tokenizer.convert_ids_to_tokens(ids))
 print("trainable parameters:", count_trainable(zeroshot))
 
@@ -200,9 +223,12 @@ print("trainable parameters:", count_trainable(zeroshot))
 # %% tags=["solution"]
 from cocoop_lib.prompt_learners import CoOpPromptLearner, count_trainable
 
-coop = CoOpPromptLearner(backbone, base.classnames, n_ctx=cfg.n_ctx, ctx_init=cfg.ctx_init)
+coop = CoOpPromptLearner(
+    backbone, base.classnames, n_ctx=cfg.n_ctx, ctx_init=cfg.ctx_init
+)
 prompts, eot = coop()
-print("context (M, D):", tuple(coop.ctx.shape), " initialised from:", repr(coop.prompt_prefix))
+print("context (M, D):", tuple(coop.ctx.shape),
+      " initialised from:", repr(coop.prompt_prefix))
 print("prompts (C, L, D):", tuple(prompts.shape))
 print("trainable parameters: M x D =", count_trainable(coop))
 
@@ -222,15 +248,20 @@ from cocoop_lib.datasets import ImageDataset
 from cocoop_lib.model import PromptedCLIP
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, count_trainable
 
-cocoop = CoCoOpPromptLearner(backbone, base.classnames, n_ctx=cfg.n_ctx, ctx_init=cfg.ctx_init)
+cocoop = CoCoOpPromptLearner(
+    backbone, base.classnames, n_ctx=cfg.n_ctx, ctx_init=cfg.ctx_init
+)
 print(cocoop.meta_net)
 model = PromptedCLIP(backbone, cocoop)
 _, test_tf = image_transforms(backbone.image_size)
 images = torch.stack([x for x, _ in ImageDataset(base.test[:2], test_tf)])
 with torch.no_grad():
-    features = model.encode_images(images.to(cfg.device))          # (B, E), L2-normalised
-    prompts, eot = cocoop(features)                                 # (B, C, L, D)
-    logits = model.logits_from_features(features)                   # (B, C)
+    # image features f(x): (B, E), L2-normalised
+    features = model.encode_images(images.to(cfg.device))
+    # one prompt per image and class: (B, C, L, D)
+    prompts, eot = cocoop(features)
+    # cosine similarities times the logit scale: (B, C)
+    logits = model.logits_from_features(features)
 print("image features (B, E):", tuple(features.shape))
 print("prompts (B, C, L, D):", tuple(prompts.shape))
 print("logits (B, C):", tuple(logits.shape))
@@ -246,16 +277,24 @@ print("logits (B, C):", tuple(logits.shape))
 from cocoop_lib import paper_results
 from cocoop_lib.prompt_learners import count_trainable
 
+
 def cocoop_params(n_ctx: int, ctx_dim: int, embed_dim: int) -> int:
     hidden = embed_dim // 16
-    return n_ctx * ctx_dim + (embed_dim * hidden + hidden) + (hidden * ctx_dim + ctx_dim)
+    return (
+        n_ctx * ctx_dim
+        + (embed_dim * hidden + hidden)
+        + (hidden * ctx_dim + ctx_dim)
+    )
+
 
 n_meta = count_trainable(cocoop.meta_net)
 n_here = cocoop_params(cocoop.n_ctx, backbone.ctx_dim, backbone.embed_dim)
 n_vitb16 = cocoop_params(4, 512, 512)
 assert n_here == count_trainable(cocoop)
-print(f"here: context {count_trainable(cocoop) - n_meta:,} + Meta-Net {n_meta:,} = {n_here:,}")
-print(f"ViT-B/16: {n_vitb16:,} (paper: {paper_results.ABLATION_PARAMS['CoOp ctx=4 + Meta-Net (CoCoOp)']:,})")
+n_context = count_trainable(cocoop) - n_meta
+print(f"here: context {n_context:,} + Meta-Net {n_meta:,} = {n_here:,}")
+paper = paper_results.ABLATION_PARAMS["CoOp ctx=4 + Meta-Net (CoCoOp)"]
+print(f"ViT-B/16: {n_vitb16:,} (paper: {paper:,})")
 
 # %% [markdown]
 # The counts, glued into the text: here CoOp trains {glue:text}`coop_params:,d` numbers and
@@ -265,7 +304,8 @@ print(f"ViT-B/16: {n_vitb16:,} (paper: {paper_results.ABLATION_PARAMS['CoOp ctx=
 # %%
 from cocoop_lib.notebook import glue_numbers
 
-glue_numbers({"coop_params": count_trainable(coop), "cocoop_params": count_trainable(cocoop),
+glue_numbers({"coop_params": count_trainable(coop),
+              "cocoop_params": count_trainable(cocoop),
               "meta_params": n_meta, "vitb16_params": n_vitb16})
 
 # %% [markdown]
@@ -299,20 +339,29 @@ import torch.nn.functional as F
 from cocoop_lib.notebook import trained_model
 
 rows = []
-embedding = F.normalize(backbone.model.text_model.embeddings.token_embedding.weight.float(), dim=-1)
-init_ids = backbone.tokenizer(cfg.ctx_init)["input_ids"][1:-1] if cfg.ctx_init else []
+embedding = F.normalize(
+    backbone.model.text_model.embeddings.token_embedding.weight.float(), dim=-1
+)
+init_ids = (
+    backbone.tokenizer(cfg.ctx_init)["input_ids"][1:-1] if cfg.ctx_init else []
+)
 for method in ("coop", "cocoop"):
     if method not in records:
         continue
     learned, _ = trained_model(records[method])
-    ctx = F.normalize(learned.prompt_learner.ctx.detach().float(), dim=-1)        # (M, D)
-    sims, idx = (ctx @ embedding.T).topk(3, dim=-1)                               # (M, 3)
+    # the learned context vectors, unit length: (M, D)
+    ctx = F.normalize(learned.prompt_learner.ctx.detach().float(), dim=-1)
+    # the three nearest token embeddings of each vector: (M, 3)
+    sims, idx = (ctx @ embedding.T).topk(3, dim=-1)
     for m in range(ctx.shape[0]):
+        tokens = backbone.tokenizer.convert_ids_to_tokens(idx[m].tolist())
+        nearest = ", ".join(f"{t.replace('</w>', '')} ({s:.2f})"
+                            for t, s in zip(tokens, sims[m].tolist()))
         start = embedding[init_ids[m]] if m < len(init_ids) else None
+        cos = float(ctx[m] @ start) if start is not None else float("nan")
         rows.append({"method": method, "vector": m + 1,
-                     "nearest tokens": ", ".join(f"{t.replace('</w>', '')} ({s:.2f})" for t, s in zip(
-                         backbone.tokenizer.convert_ids_to_tokens(idx[m].tolist()), sims[m].tolist())),
-                     "cos to its initial word": float(ctx[m] @ start) if start is not None else float("nan")})
+                     "nearest tokens": nearest,
+                     "cos to its initial word": cos})
 table = pd.DataFrame(rows)
 table
 
@@ -327,6 +376,7 @@ table
 # %%
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cocoop_lib.datasets import subsample_classes
 from cocoop_lib.notebook import glue_numbers, test_features, trained_model
@@ -335,26 +385,39 @@ shift_stats = {}
 if "cocoop" in records:
     cocoop_model, _ = trained_model(records["cocoop"])
     shifts, labels, parts = [], [], []
-    for part_name, part in (("base", subsample_classes(splits, "base")), ("new", new)):
-        feats, y = test_features(cfg, cocoop_model, part.test)             # (N, E), (N,)
+    meta_net = cocoop_model.prompt_learner.meta_net
+    base_part = subsample_classes(splits, "base")
+    for part_name, part in (("base", base_part), ("new", new)):
+        # test image features and labels: (N, E), (N,)
+        feats, y = test_features(cfg, cocoop_model, part.test)
         with torch.no_grad():
-            pi = cocoop_model.prompt_learner.meta_net(feats.to(cfg.device)).float().cpu()   # (N, D)
-        shifts.append(pi), labels.append(y + (0 if part_name == "base" else 10_000))
+            # the shift of every image: (N, D)
+            pi = meta_net(feats.to(cfg.device)).float().cpu()
+        shifts.append(pi)
+        labels.append(y + (0 if part_name == "base" else 10_000))
         parts += [part_name] * len(y)
     shifts, labels = torch.cat(shifts), torch.cat(labels)
-    ctx_norm = cocoop_model.prompt_learner.ctx.detach().float().norm(dim=-1).mean()
+    ctx = cocoop_model.prompt_learner.ctx.detach().float()
+    ctx_norm = ctx.norm(dim=-1).mean()
     rel = (shifts.norm(dim=-1) / ctx_norm).numpy()
     centred = shifts - shifts.mean(0)
-    class_means = torch.stack([shifts[labels == c].mean(0) for c in labels.unique()])
-    between = sum(int((labels == c).sum()) * (class_means[i] - shifts.mean(0)).pow(2).sum()
-                  for i, c in enumerate(labels.unique()))
-    shift_stats = {"shift_rel_norm": float(np.mean(rel)), "shift_rel_norm_std": float(np.std(rel)),
-                   "shift_class_share": float(between / centred.pow(2).sum()),
-                   "shift_mean_cos": float(torch.nn.functional.cosine_similarity(
-                       shifts, shifts.mean(0, keepdim=True)).mean())}
+    classes = labels.unique()
+    class_means = torch.stack([shifts[labels == c].mean(0) for c in classes])
+    # between-class sum of squares of the shifts
+    between = sum(int((labels == c).sum())
+                  * (class_means[i] - shifts.mean(0)).pow(2).sum()
+                  for i, c in enumerate(classes))
+    shift_stats = {
+        "shift_rel_norm": float(np.mean(rel)),
+        "shift_rel_norm_std": float(np.std(rel)),
+        "shift_class_share": float(between / centred.pow(2).sum()),
+        "shift_mean_cos": float(F.cosine_similarity(
+            shifts, shifts.mean(0, keepdim=True)).mean()),
+    }
     print({k: round(v, 3) for k, v in shift_stats.items()})
-glue_numbers({k: shift_stats.get(k, float("nan")) for k in
-              ("shift_rel_norm", "shift_rel_norm_std", "shift_class_share", "shift_mean_cos")})
+keys = ("shift_rel_norm", "shift_rel_norm_std", "shift_class_share",
+        "shift_mean_cos")
+glue_numbers({k: shift_stats.get(k, float("nan")) for k in keys})
 
 # %% [markdown]
 # The shift's norm is on average {glue:text}`shift_rel_norm:.3f` times the norm of a context
@@ -372,16 +435,21 @@ if shift_stats:
     u, s, v = torch.pca_lowrank(shifts, q=2)
     xy = (shifts - shifts.mean(0)) @ v[:, :2]
     keep = torch.isin(labels, labels.unique()[:10])
-    names = {**{i: n for i, n in enumerate(subsample_classes(splits, "base").classnames)},
-             **{10_000 + i: n + " (new)" for i, n in enumerate(new.classnames)}}
+    base_names = subsample_classes(splits, "base").classnames
+    # new classes get labels from 10,000 on, apart from the base classes
+    new_names = {10_000 + i: f"{n} (new)"
+                 for i, n in enumerate(new.classnames)}
+    names = {**dict(enumerate(base_names)), **new_names}
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    sns.scatterplot(x=xy[keep, 0], y=xy[keep, 1], hue=[names[int(c)][:22] for c in labels[keep]],
-                    s=18, ax=axes[0], legend="brief")
+    hue = [names[int(c)][:22] for c in labels[keep]]
+    sns.scatterplot(x=xy[keep, 0], y=xy[keep, 1], hue=hue, s=18, ax=axes[0],
+                    legend="brief")
     axes[0].legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
     axes[0].set_title("Meta-Net shift pi(x), first two principal components")
     axes[0].set_xlabel("principal component 1")
     axes[0].set_ylabel("principal component 2")
-    sns.histplot(x=rel, hue=parts, ax=axes[1], element="step", stat="density", common_norm=False)
+    sns.histplot(x=rel, hue=parts, ax=axes[1], element="step",
+                 stat="density", common_norm=False)
     axes[1].set_xlabel("||pi(x)|| / mean ||v_m||")
     axes[1].set_title("size of the shift per test image")
     fig.tight_layout()
@@ -406,15 +474,24 @@ if "cocoop" in records:
     feats, y = test_features(cfg, cocoop_model, new.test)
     learner = cocoop_model.prompt_learner
     learner.set_classnames(new.classnames)
-    effect["new_with_shift"] = accuracy_from_features(cocoop_model, feats, y, device=cfg.device)
+    effect["new_with_shift"] = accuracy_from_features(
+        cocoop_model, feats, y, device=cfg.device
+    )
     saved = copy.deepcopy(learner.meta_net.state_dict())
     with torch.no_grad():
         learner.meta_net.linear2.weight.zero_()
         learner.meta_net.linear2.bias.zero_()
-    effect["new_without_shift"] = accuracy_from_features(cocoop_model, feats, y, device=cfg.device)
+    effect["new_without_shift"] = accuracy_from_features(
+        cocoop_model, feats, y, device=cfg.device
+    )
     learner.meta_net.load_state_dict(saved)
     print({k: round(v, 2) for k, v in effect.items()})
-glue_numbers({k: effect.get(k, float("nan")) for k in ("new_with_shift", "new_without_shift")})
+glue_numbers(
+    {
+        k: effect.get(k, float("nan"))
+        for k in ("new_with_shift", "new_without_shift")
+    }
+)
 
 # %% [markdown]
 # New-class accuracy with the shift: {glue:text}`new_with_shift:.1f`%, without it:

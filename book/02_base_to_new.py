@@ -37,20 +37,34 @@ if importlib.util.find_spec("cocoop_lib") is None:
                    check=True)
 
 # %% tags=["parameters"]
-# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
-# None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
-seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
-shots = None            # training images per class; None: the recipe's (16)
-epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
-recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
-data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
-device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
-output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE
+# overrides them. None means the default: the recipe's value, or every
+# dataset of the chosen world.
+
+# dataset names; None: every dataset of the world (data_root None: mini)
+datasets = None
+# from "zeroshot", "coop", "cocoop"; None: all this chapter compares
+methods = None
+# list of seeds; None: [1, 2, 3] (the paper's)
+seeds = None
+# training images per class; None: the recipe's (16)
+shots = None
+# epochs of every trained method; None: the recipe's per method
+epochs = None
+# context vectors; None: the recipe's 4, from "a photo of a"
+n_ctx = None
+# "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+recipe = None
+# "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+backbone = "mini"
+# folder of the paper's datasets; None: the bundled offline mini world
+data_root = None
+# "auto", "cpu", "cuda", "cuda:1", ...
+device = "auto"
+# "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
+precision = "auto"
+# run records, checkpoints and caches, shared by all chapters
+output_dir = "outputs"
 
 # %% [markdown]
 # First the parameters are checked (a wrong one stops the notebook here, with a message saying
@@ -59,10 +73,11 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("base_to_new", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "base_to_new", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -78,9 +93,9 @@ show_provenance(P, title="Setting of this chapter");
 # %%
 from cocoop_lib.runs import RunConfig, run_many
 
-same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
-            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
-            precision=P.precision)
+same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
+            backbone=P.backbone, data_root=P.data_root,
+            output_dir=P.output_dir, device=P.device, precision=P.precision)
 context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
 configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base",
                      **(context if m != "zeroshot" else {}), **same)
@@ -118,14 +133,19 @@ results.base_to_new_display(summary)
 from cocoop_lib import paper_results, results
 from cocoop_lib.notebook import glue_numbers
 
+per_dataset = summary[summary.dataset != results.AVERAGE]
 values = {"setting": results.describe_setting(records),
-          "n_datasets": int(summary[summary.dataset != results.AVERAGE].dataset.nunique())}
+          "n_datasets": int(per_dataset.dataset.nunique())}
 for method in ("CLIP", "CoOp", "CoCoOp"):
     row = results.average_row(summary, method)
     for metric in ("base", "new", "H"):
         values[f"{method}_{metric}"] = row.get(metric, float("nan"))
-        values[f"paper_{method}_{metric}"] = row.get(f"paper_{metric}", float("nan"))
-values["paper_h_of_means"] = paper_results.value("table1", "cocoop", "Average", "H")[0]
+        values[f"paper_{method}_{metric}"] = row.get(
+            f"paper_{metric}", float("nan")
+        )
+values["paper_h_of_means"] = paper_results.value(
+    "table1", "cocoop", "Average", "H"
+)[0]
 values["paper_mean_of_h"] = paper_results.COCOOP_MEAN_OF_H
 glue_numbers(values)
 
@@ -161,11 +181,15 @@ from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 from cocoop_lib.selection import budget_sentence
 
-gap = claims[claims.gap == "CoCoOp - CoOp"].set_index("metric") if len(claims) else None
-glue_numbers({f"gap_{m}_{who}": (gap.loc[m, who] if gap is not None and m in gap.index else float("nan"))
+gap = (claims[claims.gap == "CoCoOp - CoOp"].set_index("metric")
+       if len(claims) else None)
+glue_numbers({f"gap_{m}_{who}": (gap.loc[m, who]
+                                 if gap is not None and m in gap.index
+                                 else float("nan"))
               for m in ("base", "new") for who in ("ours", "paper")})
-glue_numbers({"agreement": results.agreement_sentence(claims) if len(claims) else "no gap was computed",
-              "budget_sentence": budget_sentence(P)})
+agreement = (results.agreement_sentence(claims) if len(claims)
+             else "no gap was computed")
+glue_numbers({"agreement": agreement, "budget_sentence": budget_sentence(P)})
 
 # %% [markdown]
 # ## Figure
@@ -199,7 +223,8 @@ per_dataset = summary[summary.dataset != results.AVERAGE]
 for method, rows in per_dataset.groupby("method", sort=False):
     h_of_means = harmonic_mean(rows.base.mean(), rows.new.mean())
     mean_of_h = rows.H.mean()
-    print(f"{method:7s} H(mean B, mean N) = {h_of_means:.2f}   mean of H = {mean_of_h:.2f}")
+    print(f"{method:7s} H(mean B, mean N) = {h_of_means:.2f}   "
+          f"mean of H = {mean_of_h:.2f}")
 
 # %% [markdown]
 # ## Where does CoOp lose new classes?
@@ -215,12 +240,16 @@ for method, rows in per_dataset.groupby("method", sort=False):
 from cocoop_lib import results
 
 rows = summary[summary.dataset != results.AVERAGE].pivot_table(
-    index="dataset", columns="method", values=["base", "new"])
+    index="dataset", columns="method", values=["base", "new"]
+)
 if {"CLIP", "CoOp"} <= set(rows.columns.get_level_values(1)):
-    change = (rows.xs("CoOp", axis=1, level=1) - rows.xs("CLIP", axis=1, level=1)).round(2)
+    change = (
+        rows.xs("CoOp", axis=1, level=1) - rows.xs("CLIP", axis=1, level=1)
+    ).round(2)
     print(change)
     worst = change.new.idxmin()
-    print(f"CoOp loses most on new classes of {worst}: {change.new[worst]:+.2f} points")
+    print(f"CoOp loses most on new classes of {worst}: "
+          f"{change.new[worst]:+.2f} points")
     if "CoCoOp" in set(rows.columns.get_level_values(1)):
         back = rows.new.CoCoOp[worst] - rows.new.CoOp[worst]
         print(f"CoCoOp against CoOp there: {back:+.2f} points on new classes")
@@ -234,7 +263,9 @@ if {"CLIP", "CoOp"} <= set(rows.columns.get_level_values(1)):
 from cocoop_lib import results
 
 frame = results.records_frame(records)
-frame.pivot_table(index=["dataset", "label"], columns=["subset", "seed"], values="accuracy").round(2)
+frame.pivot_table(
+    index=["dataset", "label"], columns=["subset", "seed"], values="accuracy"
+).round(2)
 
 # %% [markdown]
 # ## Provenance

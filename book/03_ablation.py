@@ -39,20 +39,34 @@ if importlib.util.find_spec("cocoop_lib") is None:
                    check=True)
 
 # %% tags=["parameters"]
-# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
-# None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
-seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
-shots = None            # training images per class; None: the recipe's (16)
-epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
-recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
-data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
-device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
-output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE
+# overrides them. None means the default: the recipe's value, or every
+# dataset of the chosen world.
+
+# dataset names; None: every dataset of the world (data_root None: mini)
+datasets = None
+# from "zeroshot", "coop", "cocoop"; None: all this chapter compares
+methods = None
+# list of seeds; None: [1, 2, 3] (the paper's)
+seeds = None
+# training images per class; None: the recipe's (16)
+shots = None
+# epochs of every trained method; None: the recipe's per method
+epochs = None
+# context vectors; None: the recipe's 4, from "a photo of a"
+n_ctx = None
+# "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+recipe = None
+# "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+backbone = "mini"
+# folder of the paper's datasets; None: the bundled offline mini world
+data_root = None
+# "auto", "cpu", "cuda", "cuda:1", ...
+device = "auto"
+# "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
+precision = "auto"
+# run records, checkpoints and caches, shared by all chapters
+output_dir = "outputs"
 
 # %% [markdown]
 # First the parameters are checked (a wrong one stops the notebook here, with a message saying
@@ -61,10 +75,11 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("ablation", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "ablation", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -80,7 +95,8 @@ from cocoop_lib.notebook import ablation_n_ctx, backbone_dims, glue_numbers
 long_ctx = ablation_n_ctx(P)
 dims = backbone_dims(P)
 print(f"text width {dims['text_width']}, embedding width {dims['embed_dim']}, "
-      f"context length {dims['context_length']} -> long context: {long_ctx} vectors")
+      f"context length {dims['context_length']} -> long context: "
+      f"{long_ctx} vectors")
 glue_numbers({"long_ctx": long_ctx})
 
 # %% [markdown]
@@ -94,11 +110,13 @@ glue_numbers({"long_ctx": long_ctx})
 # %%
 from cocoop_lib.runs import RunConfig, run_many
 
-same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
-            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
-            precision=P.precision)
-variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")), ("cocoop", {})]
-configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base", **context, **same)
+same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
+            backbone=P.backbone, data_root=P.data_root,
+            output_dir=P.output_dir, device=P.device, precision=P.precision)
+variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")),
+            ("cocoop", {})]
+configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base",
+                     **context, **same)
            for d in P.world.base_to_new for s in P.seeds
            for m, context in variants if m in P.methods]
 records = run_many(configs)
@@ -146,14 +164,22 @@ glue_numbers({
 # {glue:text}`long_base:.1f`% against {glue:text}`zs_base:.1f`%:
 
 # %%
-zero_shot = run_many([RunConfig(dataset=d, method="zeroshot", seed=s, train_classes="base", **same)
-                      for d in P.world.base_to_new for s in P.seeds], verbose=False)
-trains = results.base_vs_zero_shot(ablation, results.base_to_new(zero_shot), long_label)
+zero_shot = run_many([RunConfig(dataset=d, method="zeroshot", seed=s,
+                                train_classes="base", **same)
+                      for d in P.world.base_to_new for s in P.seeds],
+                     verbose=False)
+trains = results.base_vs_zero_shot(
+    ablation, results.base_to_new(zero_shot), long_label
+)
 per_dataset = trains[trains.dataset != results.AVERAGE]
 average = trains[trains.dataset == results.AVERAGE]
-glue_numbers({"long_above": int(per_dataset.above.sum()), "long_cases": len(per_dataset),
-              "long_base": float(average.base.iloc[0]) if len(average) else float("nan"),
-              "zs_base": float(average.zero_shot_base.iloc[0]) if len(average) else float("nan")})
+nan = float("nan")
+glue_numbers({"long_above": int(per_dataset.above.sum()),
+              "long_cases": len(per_dataset),
+              "long_base": (float(average.base.iloc[0])
+                            if len(average) else nan),
+              "zs_base": (float(average.zero_shot_base.iloc[0])
+                          if len(average) else nan)})
 trains.style.format(precision=1).hide(axis="index")
 
 # %% [markdown]
@@ -177,7 +203,8 @@ plt.show()
 
 # %%
 ablation[ablation.dataset != "Average"].pivot_table(
-    index=["dataset", "variant"], values=["base", "new", "H"])[["base", "new", "H"]].round(2)
+    index=["dataset", "variant"], values=["base", "new", "H"]
+)[["base", "new", "H"]].round(2)
 
 # %% [markdown]
 # ## Exercises
@@ -189,17 +216,20 @@ ablation[ablation.dataset != "Average"].pivot_table(
 
 # %% tags=["solution"]
 from cocoop_lib.backbone import load_backbone
-from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner, count_trainable
+from cocoop_lib.prompt_learners import (CoCoOpPromptLearner, CoOpPromptLearner,
+                                       count_trainable)
 
 clip = load_backbone(P.backbone)
 d, e = clip.info()["text_width"], clip.info()["embed_dim"]
 names = ["cat", "dog"]
 h = e // 16
 predicted = {"coop": 8 * d, "cocoop": 8 * d + (e * h + h) + (h * d + d)}
-built = {"coop": count_trainable(CoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")),
-         "cocoop": count_trainable(CoCoOpPromptLearner(clip, names, n_ctx=8, ctx_init=""))}
+coop = CoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")
+cocoop = CoCoOpPromptLearner(clip, names, n_ctx=8, ctx_init="")
+built = {"coop": count_trainable(coop), "cocoop": count_trainable(cocoop)}
 for method in predicted:
-    print(f"{method:7s} predicted {predicted[method]:>7,}   built {built[method]:>7,}")
+    print(f"{method:7s} predicted {predicted[method]:>7,}   "
+          f"built {built[method]:>7,}")
 
 # %% [markdown]
 # *Exercise:* the paper's argument is that parameters alone do not buy generalisation. From
@@ -213,10 +243,12 @@ from cocoop_lib import results
 avg = ablation[ablation.dataset == results.AVERAGE].set_index("variant")
 ref = avg.loc["CoOp ctx=4"] if "CoOp ctx=4" in avg.index else None
 for variant, row in avg.iterrows():
-    line = f"{variant:28s} {row.n_trainable_params:>7,.0f} params  new {row.new:5.1f}"
+    n_params = row.n_trainable_params
+    line = f"{variant:28s} {n_params:>7,.0f} params  new {row.new:5.1f}"
     if ref is not None and row.n_trainable_params > ref.n_trainable_params:
         extra = (row.n_trainable_params - ref.n_trainable_params) / 1000
-        line += f"  {(row.new - ref.new) / extra:+.2f} points per extra 1k parameters"
+        per_1k = (row.new - ref.new) / extra
+        line += f"  {per_1k:+.2f} points per extra 1k parameters"
     print(line)
 
 # %% [markdown]

@@ -42,20 +42,34 @@ if importlib.util.find_spec("cocoop_lib") is None:
                    check=True)
 
 # %% tags=["parameters"]
-# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
-# None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
-seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
-shots = None            # training images per class; None: the recipe's (16)
-epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
-recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
-data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
-device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
-output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE
+# overrides them. None means the default: the recipe's value, or every
+# dataset of the chosen world.
+
+# dataset names; None: every dataset of the world (data_root None: mini)
+datasets = None
+# from "zeroshot", "coop", "cocoop"; None: all this chapter compares
+methods = None
+# list of seeds; None: [1, 2, 3] (the paper's)
+seeds = None
+# training images per class; None: the recipe's (16)
+shots = None
+# epochs of every trained method; None: the recipe's per method
+epochs = None
+# context vectors; None: the recipe's 4, from "a photo of a"
+n_ctx = None
+# "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+recipe = None
+# "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+backbone = "mini"
+# folder of the paper's datasets; None: the bundled offline mini world
+data_root = None
+# "auto", "cpu", "cuda", "cuda:1", ...
+device = "auto"
+# "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
+precision = "auto"
+# run records, checkpoints and caches, shared by all chapters
+output_dir = "outputs"
 
 # %% [markdown]
 # First the parameters are checked (a wrong one stops the notebook here, with a message saying
@@ -64,10 +78,11 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("transfer", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "transfer", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -80,9 +95,10 @@ show_provenance(P, title="Setting of this chapter");
 import pandas as pd
 
 w = P.world
+roles = (("source", [w.source]), ("cross-dataset target", w.targets),
+         ("domain-shifted variant", w.variants))
 pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
-              for role, names in (("source", [w.source]), ("cross-dataset target", w.targets),
-                                  ("domain-shifted variant", w.variants)) for d in names])
+              for role, names in roles for d in names])
 
 # %% [markdown]
 # ## The runs
@@ -95,13 +111,16 @@ pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
 # %%
 from cocoop_lib.runs import RunConfig, run_many
 
-same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe, backbone=P.backbone,
-            data_root=P.data_root, output_dir=P.output_dir, device=P.device,
-            precision=P.precision)
+same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
+            backbone=P.backbone, data_root=P.data_root,
+            output_dir=P.output_dir, device=P.device, precision=P.precision)
 context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
-test_on = tuple(f"{d}:all" for d in (P.world.source, *P.world.targets, *P.world.variants))
-configs = [RunConfig(dataset=P.world.source, method=m, seed=s, train_classes="all",
-                     eval_on=test_on, **(context if m != "zeroshot" else {}), **same)
+# every run is tested on the source, the targets and the shifted variants
+tested = (P.world.source, *P.world.targets, *P.world.variants)
+test_on = tuple(f"{d}:all" for d in tested)
+configs = [RunConfig(dataset=P.world.source, method=m, seed=s,
+                     train_classes="all", eval_on=test_on,
+                     **(context if m != "zeroshot" else {}), **same)
            for m in P.methods for s in P.seeds]
 records = run_many(configs)
 
@@ -110,13 +129,18 @@ records = run_many(configs)
 #
 # Accuracy on the source and on each target (mean ± standard deviation over seeds), the mean over
 # targets, the paper's numbers where a dataset plays one of the paper's, and the differences.
-# `*` marks a paper value not confirmed from a second source.
+# The paper's values of Tables 2 and 3 are confirmed by their reprints in later work: PromptKD and
+# ATPrompt; Table 3's CLIP row by LoGoPrompt and RMAdapter (`cocoop_lib.paper_results.REPRINTS`).
 
 # %%
 from cocoop_lib import results
 
-cross = results.transfer(records, P.world.source, list(P.world.targets), P.world.plays, "table2")
-results.transfer_display(cross, "Table 2: cross-dataset transfer", "table-cross-dataset")
+cross = results.transfer(
+    records, P.world.source, list(P.world.targets), P.world.plays, "table2"
+)
+results.transfer_display(
+    cross, "Table 2: cross-dataset transfer", "table-cross-dataset"
+)
 
 # %% [markdown]
 # Averaged over the {glue:text}`n_targets:d` targets: CoOp {glue:text}`cross_CoOp:.1f`%,
@@ -128,7 +152,8 @@ results.transfer_display(cross, "Table 2: cross-dataset transfer", "table-cross-
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 
-glue_numbers({"n_targets": len(P.world.targets), "setting": results.describe_setting(records),
+glue_numbers({"n_targets": len(P.world.targets),
+              "setting": results.describe_setting(records),
               **results.transfer_averages(cross, "cross")})
 
 # %% [markdown]
@@ -159,21 +184,25 @@ for method, rows in cross.groupby("method", sort=False):
     targets = rows[rows.role == "target"].set_index("dataset").accuracy
     if len(source) and len(targets):
         drop = (source.iloc[0] - targets).sort_values(ascending=False).round(2)
-        print(f"{method}: largest drop on {drop.index[0]} ({drop.iloc[0]:.2f} points); all: "
-              + ", ".join(f"{d} {v:.1f}" for d, v in drop.items()))
+        every = ", ".join(f"{d} {v:.1f}" for d, v in drop.items())
+        print(f"{method}: largest drop on {drop.index[0]} "
+              f"({drop.iloc[0]:.2f} points); all: {every}")
 
 # %% [markdown]
 # *Exercise:* the paper's claim for Table 2 is that CoCoOp transfers better than CoOp. On how many
 # targets is CoCoOp above CoOp here, and by how much on average?
 
 # %% tags=["solution"]
-by_target = cross[cross.role == "target"].pivot_table(index="dataset", columns="method",
-                                                      values="accuracy")
+by_target = cross[cross.role == "target"].pivot_table(
+    index="dataset", columns="method", values="accuracy"
+)
 if {"CoOp", "CoCoOp"} <= set(by_target.columns):
     gain = (by_target.CoCoOp - by_target.CoOp).round(2)
     print(gain.to_string())
-    print(f"CoCoOp above CoOp on {(gain > 0).sum()} of {len(gain)} targets, "
-          f"mean gain {gain.mean():+.2f} points")
+    print(
+        f"CoCoOp above CoOp on {(gain > 0).sum()} of {len(gain)} targets, "
+        f"mean gain {gain.mean():+.2f} points"
+    )
 
 # %% [markdown]
 # ## Table 3: domain generalisation
@@ -184,8 +213,12 @@ if {"CoOp", "CoCoOp"} <= set(by_target.columns):
 # %%
 from cocoop_lib import results
 
-domain = results.transfer(records, P.world.source, list(P.world.variants), P.world.plays, "table3")
-results.transfer_display(domain, "Table 3: domain generalisation", "table-domain")
+domain = results.transfer(
+    records, P.world.source, list(P.world.variants), P.world.plays, "table3"
+)
+results.transfer_display(
+    domain, "Table 3: domain generalisation", "table-domain"
+)
 
 # %% [markdown]
 # Averaged over the {glue:text}`n_variants:d` shifted variants: zero-shot CLIP
@@ -197,7 +230,8 @@ results.transfer_display(domain, "Table 3: domain generalisation", "table-domain
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
 
-glue_numbers({"n_variants": len(P.world.variants), **results.transfer_averages(domain, "domain")})
+glue_numbers({"n_variants": len(P.world.variants),
+              **results.transfer_averages(domain, "domain")})
 
 # %% [markdown]
 # ## Figure: domain generalisation

@@ -34,20 +34,34 @@ if importlib.util.find_spec("cocoop_lib") is None:
                    check=True)
 
 # %% tags=["parameters"]
-# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
-# None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
-seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
-shots = None            # training images per class; None: the recipe's (16)
-epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
-recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
-data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
-device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
-output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE
+# overrides them. None means the default: the recipe's value, or every
+# dataset of the chosen world.
+
+# dataset names; None: every dataset of the world (data_root None: mini)
+datasets = None
+# from "zeroshot", "coop", "cocoop"; None: all this chapter compares
+methods = None
+# list of seeds; None: [1, 2, 3] (the paper's)
+seeds = None
+# training images per class; None: the recipe's (16)
+shots = None
+# epochs of every trained method; None: the recipe's per method
+epochs = None
+# context vectors; None: the recipe's 4, from "a photo of a"
+n_ctx = None
+# "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+recipe = None
+# "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+backbone = "mini"
+# folder of the paper's datasets; None: the bundled offline mini world
+data_root = None
+# "auto", "cpu", "cuda", "cuda:1", ...
+device = "auto"
+# "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
+precision = "auto"
+# run records, checkpoints and caches, shared by all chapters
+output_dir = "outputs"
 
 # %% [markdown]
 # First the parameters are checked (a wrong one stops the notebook here, with a message saying
@@ -56,10 +70,11 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("results", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "results", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
@@ -68,16 +83,20 @@ show_provenance(P, title="Setting of this chapter");
 # The runs of each experiment are listed again from the parameters, and their records read.
 
 # %%
-from cocoop_lib.notebook import (ablation_n_ctx, load_records, plan_ablation, plan_base_to_new,
-                                 plan_transfer, run_all)
+from cocoop_lib.notebook import (ablation_n_ctx, load_records, plan_ablation,
+                                 plan_base_to_new, plan_transfer, run_all)
 
-plans = {"base_to_new": plan_base_to_new(P), "ablation": plan_ablation(P, ablation_n_ctx(P)),
-         "transfer": plan_transfer(P)}
+plans = {
+    "base_to_new": plan_base_to_new(P),
+    "ablation": plan_ablation(P, ablation_n_ctx(P)),
+    "transfer": plan_transfer(P),
+}
 records = {}
 for name, plan in plans.items():
     found, missing = load_records(plan)
     if missing:
-        print(f"{name}: {len(missing)} of {len(plan)} runs have no record yet; running them now")
+        print(f"{name}: {len(missing)} of {len(plan)} runs have no record "
+              "yet; running them now")
         found = run_all(plan)
     records[name] = found
     print(f"{name}: {len(found)} run records")
@@ -156,6 +175,15 @@ from cocoop_lib import results
 
 results.plot_base_to_new(records["base_to_new"], summary)
 plt.show()
+
+# %% [markdown]
+# The claim's gaps on the average row, ours beside the paper's:
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+from cocoop_lib import results
+
 if len(summary):
     results.plot_claim(summary)
     plt.show()
@@ -194,8 +222,12 @@ plt.show()
 from cocoop_lib import results
 
 w = P.world
-cross = results.transfer(records["transfer"], w.source, list(w.targets), w.plays, "table2")
-results.transfer_display(cross, "Table 2: cross-dataset transfer", "table-cross-dataset")
+cross = results.transfer(
+    records["transfer"], w.source, list(w.targets), w.plays, "table2"
+)
+results.transfer_display(
+    cross, "Table 2: cross-dataset transfer", "table-cross-dataset"
+)
 
 # %% [markdown]
 # As a figure:
@@ -218,8 +250,12 @@ if len(cross):
 # %%
 from cocoop_lib import results
 
-domain = results.transfer(records["transfer"], w.source, list(w.variants), w.plays, "table3")
-results.transfer_display(domain, "Table 3: domain generalisation", "table-domain")
+domain = results.transfer(
+    records["transfer"], w.source, list(w.variants), w.plays, "table3"
+)
+results.transfer_display(
+    domain, "Table 3: domain generalisation", "table-domain"
+)
 
 # %% [markdown]
 # As a figure:

@@ -38,20 +38,34 @@ if importlib.util.find_spec("cocoop_lib") is None:
                    check=True)
 
 # %% tags=["parameters"]
-# Parameters: the same names in every chapter; papermill's -p NAME VALUE overrides them.
-# None means the default: the recipe's value, or every dataset of the chosen world.
-datasets = None         # dataset names; None: every dataset of the world (data_root None: mini)
-methods = None          # from "zeroshot", "coop", "cocoop"; None: all this chapter compares
-seeds = None            # list of seeds; None: [1, 2, 3] (the paper's)
-shots = None            # training images per class; None: the recipe's (16)
-epochs = None           # epochs of every trained method; None: the recipe's per method
-n_ctx = None            # context vectors; None: the recipe's 4, from "a photo of a"
-recipe = None           # "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
-backbone = "mini"       # "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
-data_root = None        # folder of the paper's datasets; None: the bundled offline mini world
-device = "auto"         # "auto", "cpu", "cuda", "cuda:1", ...
-precision = "auto"      # "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
-output_dir = "outputs"  # run records, checkpoints and caches, shared by all chapters
+# Parameters: the same names in every chapter; papermill's -p NAME VALUE
+# overrides them. None means the default: the recipe's value, or every
+# dataset of the chosen world.
+
+# dataset names; None: every dataset of the world (data_root None: mini)
+datasets = None
+# from "zeroshot", "coop", "cocoop"; None: all this chapter compares
+methods = None
+# list of seeds; None: [1, 2, 3] (the paper's)
+seeds = None
+# training images per class; None: the recipe's (16)
+shots = None
+# epochs of every trained method; None: the recipe's per method
+epochs = None
+# context vectors; None: the recipe's 4, from "a photo of a"
+n_ctx = None
+# "paper", "mini" or None ("mini" for the mini CLIP, else "paper")
+recipe = None
+# "mini" (offline), "openai/clip-vit-base-patch16" (paper) or a folder
+backbone = "mini"
+# folder of the paper's datasets; None: the bundled offline mini world
+data_root = None
+# "auto", "cpu", "cuda", "cuda:1", ...
+device = "auto"
+# "auto", "fp32", "bf16", "fp16", "fp16-pure" (the official mode)
+precision = "auto"
+# run records, checkpoints and caches, shared by all chapters
+output_dir = "outputs"
 
 # %% [markdown]
 # First the parameters are checked (a wrong one stops the notebook here, with a message saying
@@ -60,16 +74,17 @@ output_dir = "outputs"  # run records, checkpoints and caches, shared by all cha
 # %%
 from cocoop_lib.notebook import check_parameters, show_provenance
 
-P = check_parameters("recipes", datasets=datasets, methods=methods, seeds=seeds,
-                     shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
-                     backbone=backbone, data_root=data_root, device=device,
-                     precision=precision, output_dir=output_dir)
+P = check_parameters(
+    "recipes", datasets=datasets, methods=methods, seeds=seeds,
+    shots=shots, epochs=epochs, n_ctx=n_ctx, recipe=recipe,
+    backbone=backbone, data_root=data_root, device=device,
+    precision=precision, output_dir=output_dir)
 show_provenance(P, title="Setting of this chapter");
 
 # %% [markdown]
 # ## The two recipes
 #
-# The paper's recipe and the mini world's, side by side; rows where they differ are marked.
+# The paper's recipe and the mini world's, side by side: first the fields where they differ.
 
 # %%
 import pandas as pd
@@ -79,9 +94,20 @@ from cocoop_lib.presets import MINI, PAPER
 paper, mini = PAPER.as_dict(), MINI.as_dict()
 recipes = pd.DataFrame({"paper": {k: str(v) for k, v in paper.items()},
                         "mini": {k: str(v) for k, v in mini.items()}})
-recipes["differs"] = ["yes" if paper[k] != mini[k] else "" for k in recipes.index]
-recipes.style.apply(lambda row: ["background-color: #fff3cd" if row["differs"] else ""] * len(row),
-                    axis=1)
+differs = [paper[k] != mini[k] for k in recipes.index]
+recipes[differs]
+
+# %% [markdown]
+# The fields the two recipes share (folded: open to read them):
+
+# %% tags=["hide-output"]
+import pandas as pd
+
+from cocoop_lib.presets import MINI, PAPER
+
+paper, mini = PAPER.as_dict(), MINI.as_dict()
+pd.DataFrame({"both recipes": {k: str(v) for k, v in paper.items()
+                               if v == mini[k]}})
 
 # %% [markdown]
 # ## How the mini recipe's learning rates were chosen
@@ -101,13 +127,25 @@ from cocoop_lib.selection import load_summary, selection_frame
 
 selection = load_summary()
 print(textwrap.fill(selection["rule"], 95))
-print(f"\nchosen: {selection['chosen']}; validation images per dataset: {selection['n_val']}; "
-      f"{len(selection['records'])} runs, {selection['train_seconds'] / 60:.0f} CPU minutes")
-frame = selection_frame(selection).rename(columns=lambda c: c.removeprefix("Mini"))
-formats = {c: "{:.1f}" for c in frame.columns if c not in ("variant", "lr", "chosen")}
-(frame.style.format({**formats, "lr": "{:g}"}, na_rep="")
- .apply(lambda row: ["font-weight: bold" if row["chosen"] else ""] * len(row), axis=1)
- .hide(axis="index").hide(["chosen"], axis="columns"))   # the chosen lr of each variant: bold
+minutes = selection["train_seconds"] / 60
+print(f"\nchosen: {selection['chosen']}; validation images per dataset: "
+      f"{selection['n_val']}; {len(selection['records'])} runs, "
+      f"{minutes:.0f} CPU minutes")
+frame = selection_frame(selection).rename(
+    columns=lambda c: c.removeprefix("Mini")
+)
+formats = {
+    c: "{:.1f}" for c in frame.columns if c not in ("variant", "lr", "chosen")
+}
+(
+    frame.style.format({**formats, "lr": "{:g}"}, na_rep="")
+    .apply(
+        lambda row: ["font-weight: bold" if row["chosen"] else ""] * len(row),
+        axis=1,
+    )
+    .hide(axis="index")
+    .hide(["chosen"], axis="columns")
+)  # the chosen lr of each variant: bold
 
 # %% [markdown]
 # `coop-random` is CoOp with the parameter-count ablation's long context drawn from N(0, 0.02)
@@ -132,15 +170,19 @@ from IPython.display import display
 from cocoop_lib.notebook import glue_numbers
 from cocoop_lib.selection import budget_check_report
 
-report = budget_check_report()            # tables and counts from the committed records
+# tables and counts from the committed records
+report = budget_check_report()
 if report["missing"]:
-    print(f"{len(report['missing'])} of the check's runs are not done yet; these tables use the "
-          "(dataset, seed) pairs complete under both budgets.")
+    print(f"{len(report['missing'])} of the check's runs are not done yet; "
+          "these tables use the (dataset, seed) pairs complete under both "
+          "budgets.")
 if report["gaps"] is not None:
     display(report["gaps"].style.format(precision=2).hide(axis="index"))
     print("CoOp minus zero-shot where the sign differs between the budgets:")
     gains = report["gains"]
-    display(gains[~gains.same_sign].style.format(precision=1).hide(axis="index"))
+    display(
+        gains[~gains.same_sign].style.format(precision=1).hide(axis="index")
+    )
 glue_numbers(report["counts"])
 
 # %% [markdown]
@@ -181,13 +223,29 @@ from cocoop_lib.notebook import glue_numbers
 from cocoop_lib.shipped_check import cheapest_shipped, recompute
 
 to_check = cheapest_shipped(plan_base_to_new(P))
-checks = pd.DataFrame([recompute(c, Path(P.output_dir) / "shipped_check") for c in to_check],
-                      columns=["run", "metrics_equal", "max_metric_diff", "max_loss_diff", "seconds"])
-glue_numbers({"n_checked": len(checks), "n_equal": int(checks.metrics_equal.sum())})
+checks = pd.DataFrame(
+    [recompute(c, Path(P.output_dir) / "shipped_check") for c in to_check],
+    columns=[
+        "run",
+        "metrics_equal",
+        "max_metric_diff",
+        "max_loss_diff",
+        "seconds",
+    ],
+)
+glue_numbers(
+    {"n_checked": len(checks), "n_equal": int(checks.metrics_equal.sum())}
+)
 if checks.empty:
-    print("No shipped record belongs to this book's runs (other parameters or another setting): "
-          "nothing to check.")
-checks.style.format({"max_metric_diff": "{:.2f}", "max_loss_diff": "{:.1e}", "seconds": "{:.0f}"}).hide(axis="index")
+    print("No shipped record belongs to this book's runs (other parameters "
+          "or another setting): nothing to check.")
+checks.style.format(
+    {
+        "max_metric_diff": "{:.2f}",
+        "max_loss_diff": "{:.1e}",
+        "seconds": "{:.0f}",
+    }
+).hide(axis="index")
 
 # %% [markdown]
 # {glue:text}`n_equal:d` of the {glue:text}`n_checked:d` recomputed runs give exactly the shipped
@@ -209,13 +267,27 @@ import pandas as pd
 from cocoop_lib.datasets import get_spec
 
 w = P.world
-role = {**{d: "base-to-new" for d in w.base_to_new}, **{d: "domain-shifted variant" for d in w.variants}}
+role = {
+    **{d: "base-to-new" for d in w.base_to_new},
+    **{d: "domain-shifted variant" for d in w.variants},
+}
 if w.source:
     role[w.source] = "base-to-new; transfer source"
-pd.DataFrame([{"dataset": d, "role": role.get(d, ""), "plays": w.plays.get(d, ""),
-               "classes": get_spec(d).n_classes,
-               "train / val / test": " / ".join(map(str, get_spec(d).counts or ())),
-               "template": get_spec(d).template} for d in P.datasets])
+rows = [{"dataset": d, "role": role.get(d, ""), "plays": w.plays.get(d, ""),
+         "classes": get_spec(d).n_classes,
+         "train / val / test": " / ".join(map(str, get_spec(d).counts or ()))}
+        for d in P.datasets]
+pd.DataFrame(rows).set_index("dataset")
+
+# %% [markdown]
+# Each dataset's prompt template (the class name goes into `{}`):
+
+# %%
+import pandas as pd
+
+from cocoop_lib.datasets import get_spec
+
+pd.DataFrame({"template": {d: get_spec(d).template for d in P.datasets}})
 
 # %% [markdown]
 # A few test images of each dataset:
@@ -226,16 +298,20 @@ from PIL import Image
 
 from cocoop_lib.datasets import load_dataset
 
-fig, axes = plt.subplots(len(P.datasets), 6, figsize=(7.5, 1.35 * len(P.datasets)), squeeze=False)
-for row, name in zip(axes, P.datasets):
+# two datasets side by side in each row of the figure, five test images each
+n_images, per_row = 5, 2
+n_rows = -(-len(P.datasets) // per_row)
+fig, axes = plt.subplots(n_rows, n_images * per_row, squeeze=False,
+                         figsize=(8.5, 1.05 * n_rows))
+for ax in axes.flat:
+    ax.set_axis_off()
+for k, name in enumerate(P.datasets):
+    row, first = k // per_row, (k % per_row) * n_images
     test = load_dataset(name, P.data_root).test
-    for ax, item in zip(row, test[:: max(1, len(test) // 6)][:6]):
-        ax.imshow(Image.open(item.impath).convert("RGB"))
-        ax.set_xticks([]), ax.set_yticks([])
-    for ax in row:
-        ax.set_frame_on(False)
-        ax.set_xticks([]), ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    step = max(1, len(test) // n_images)
+    for j, item in enumerate(test[::step][:n_images]):
+        axes[row, first + j].imshow(Image.open(item.impath).convert("RGB"))
+    axes[row, first].set_title(name, fontsize=10, loc="left")
 fig.tight_layout()
 plt.show()
 
@@ -250,8 +326,13 @@ import pandas as pd
 from cocoop_lib.notebook import backbone_dims, backbone_summary
 
 dims = backbone_dims(P)
-vitb16 = {"text_width": 512, "embed_dim": 512, "context_length": 77, "vision_width": 768,
-          "image_size": 224}
+vitb16 = {
+    "text_width": 512,
+    "embed_dim": 512,
+    "context_length": 77,
+    "vision_width": 768,
+    "image_size": 224,
+}
 print("weights:", backbone_summary(P)["weights_path"])
 pd.DataFrame({"this run": dims, "CLIP ViT-B/16": vitb16})
 
@@ -281,7 +362,11 @@ import pandas as pd
 from cocoop_lib.diagnostics import context_report
 
 b2n = [d for d in P.datasets if d in P.world.base_to_new]
-pd.DataFrame(context_report(b2n, backbone=P.backbone, data_root=P.data_root, device=P.device))
+pd.DataFrame(
+    context_report(
+        b2n, backbone=P.backbone, data_root=P.data_root, device=P.device
+    )
+)
 
 # %% [markdown]
 # ## Provenance

@@ -43,6 +43,12 @@ from .runs import find_record as usable_record  # noqa: E402,F401
 from .runs import load_trained as trained_model  # noqa: E402,F401
 from .runs import run_many as run_all  # noqa: E402,F401
 
+# a run cell shows a summary and folds its per-run lines (plain lines outside IPython)
+from . import runs as _runs  # noqa: E402
+from .display import NotebookRunLog  # noqa: E402
+
+_runs.RUN_LOG = NotebookRunLog
+
 
 def load_records(configs) -> tuple[list[dict], list]:
     """Existing records of ``configs`` (nothing is run) and the configs that have none yet."""

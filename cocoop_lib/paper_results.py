@@ -1,9 +1,10 @@
 """The CoCoOp paper's published numbers (CLIP ViT-B/16, 16 shots, mean of 3 seeds), as data.
 
-Source: CoCoOp (Zhou et al., CVPR 2022, arXiv 2203.05557) Tables 1-3, as reprinted in the READMEs
-of later work (PromptKD, MaPLe, PromptSRC, CoPrompt, DePT). The tables below are transcribed
-verbatim from the project's reference sheet so they can be checked line by line; a value marked
-``*`` was not confirmed from a second source, and keeps that mark as ``confirmed=False``.
+Source: CoCoOp (Zhou et al., CVPR 2022, arXiv 2203.05557) Tables 1-3, transcribed verbatim from
+the project's reference sheet so they can be checked line by line. Every value is confirmed by a
+reprint in later work (``REPRINTS`` says which table by which); a value marked ``*`` would be one
+no located source confirms, and would keep that mark as ``confirmed=False``. None of Tables 1-3 is
+marked today: only the ablation's figure value (``ABLATION_CTX60_NEW_DELTA``) is unconfirmed.
 
     from cocoop_lib import paper_results as paper
     paper.table1()        # dataset, method, metric (base/new/H), value, confirmed
@@ -17,6 +18,15 @@ import pandas as pd
 
 SOURCE = ("CoCoOp paper (Zhou et al., CVPR 2022), Tables 1-3, CLIP ViT-B/16, 16 shots, "
           "mean of 3 seeds")
+
+# Where each table's values are confirmed: the reprints of the paper's tables in later work.
+REPRINTS = {
+    "table1": "PromptKD (zhengli97/PromptKD, images/exp_results.png): every value",
+    "table2": ("PromptKD (images/exp_results2.png): the ten targets and their average; "
+               "ATPrompt (zhengli97/ATPrompt, images/exp_results2.png): the ImageNet source column"),
+    "table3": ("ATPrompt (images/exp_results3.png): the CoOp and CoCoOp rows; LoGoPrompt "
+               "(ICCV 2023) and RMAdapter (AAAI 2026), identical in both: the CLIP row"),
+}
 
 # Method names as the paper prints them -> the library's method names.
 METHOD_NAMES = {"CLIP": "zeroshot", "CoOp": "coop", "CoCoOp": "cocoop"}
@@ -46,21 +56,22 @@ _TABLE1 = """
 
 _TABLE2 = """
 | method | ImageNet (source) | Caltech | Pets | Cars | Flowers | Food | Aircraft | SUN | DTD | EuroSAT | UCF | target avg |
-| CoOp | 71.51* | 93.70 | 89.14 | 64.51 | 68.71 | 85.30 | 18.47 | 64.15 | 41.92 | 46.39 | 66.55 | 63.88 |
-| CoCoOp | 71.02* | 94.43 | 90.14 | 65.32 | 71.88 | 86.06 | 22.94 | 67.36 | 45.73 | 45.37 | 68.21 | 65.74 |
+| CoOp | 71.51 | 93.70 | 89.14 | 64.51 | 68.71 | 85.30 | 18.47 | 64.15 | 41.92 | 46.39 | 66.55 | 63.88 |
+| CoCoOp | 71.02 | 94.43 | 90.14 | 65.32 | 71.88 | 86.06 | 22.94 | 67.36 | 45.73 | 45.37 | 68.21 | 65.74 |
 """
 
 _TABLE3 = """
 | method | ImageNet | -V2 | -Sketch | -A | -R |
-| CLIP | 66.73* | 60.83* | 46.15* | 47.77 | 73.96* |
-| CoOp | 71.51* | 64.20* | 47.99* | 49.71* | 75.21* |
-| CoCoOp | 71.02* | 64.07* | 48.75* | 50.63 | 76.18* |
+| CLIP | 66.73 | 60.83 | 46.15 | 47.77 | 73.96 |
+| CoOp | 71.51 | 64.20 | 47.99 | 49.71 | 75.21 |
+| CoCoOp | 71.02 | 64.07 | 48.75 | 50.63 | 76.18 |
 """
 
 # Trainable parameters of the ablation's prompt learners (certain: from the architecture).
 ABLATION_PARAMS = {"CoOp ctx=4": 2_048, "CoOp ctx=60": 30_720, "CoOp ctx=4 + Meta-Net (CoCoOp)": 35_360}
 # The paper reports (figure) that CoOp with 60 context vectors loses about this much new-class
-# accuracy against 4 context vectors; unconfirmed, and the bar values were not recovered.
+# accuracy against 4 context vectors; unconfirmed (no located source reprints it), and the bar
+# values were not recovered.
 ABLATION_CTX60_NEW_DELTA = {"value": -2.54, "confirmed": False}
 
 # Table 1's average-row H is H(mean B, mean N); the mean of the per-dataset H would give 75.44

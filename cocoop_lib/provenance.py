@@ -62,12 +62,12 @@ def setting_warning(info: dict) -> str | None:
         return None
     parts = []
     if mini_clip:
-        parts.append("the offline MINI CLIP (a small CLIP pretrained on 32x32 synthetic images, "
-                     "bundled with this package), NOT the paper's CLIP ViT-B/16")
+        parts.append("the offline mini CLIP (a small CLIP pretrained on 32x32 synthetic images, "
+                     "bundled with this package), not the paper's CLIP ViT-B/16")
     if mini_data:
-        parts.append("the offline MINI WORLD datasets (emoji, glyphs, Fashion-MNIST, MNIST at "
-                     "32x32), NOT the paper's 11 datasets")
-    return ("OFFLINE MINI WORLD: these numbers come from " + " and ".join(parts) + ". Compare "
+        parts.append("the offline mini world's datasets (emoji, glyphs, Fashion-MNIST, MNIST at "
+                     "32x32), not the paper's 11 datasets")
+    return ("Offline mini world: these numbers come from " + " and ".join(parts) + ". Compare "
             "their pattern with the paper's, not their values. To run the paper's setting, see "
             "the introduction's papermill command.")
 

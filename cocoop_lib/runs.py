@@ -385,33 +385,76 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
     return record
 
 
-def run_many(configs, *, verbose: bool = True) -> list[dict]:
-    """Run every config (records :func:`find_record` accepts are reused), one line per run."""
+class PrintRunLog:
+    """The per-run log of :func:`run_many` as plain lines on stdout (scripts, tests, the CLI).
+
+    A log has three calls: ``log = RunLog(total)``, ``log.run(i, line)`` after each run,
+    ``log.done(counts)`` at the end (counts: runs, shipped, reused, trained, seconds).
+    :class:`cocoop_lib.display.NotebookRunLog` is the same log for a notebook page (a summary,
+    the per-run lines folded away); ``cocoop_lib.notebook`` makes it the default there."""
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def run(self, i: int, line: str) -> None:
+        print(f"[{i}/{self.total}] {line}", flush=True)
+
+    def done(self, counts: dict) -> None:
+        print(run_summary(counts), flush=True)
+
+
+# the log run_many writes when none is given (cocoop_lib.notebook sets a notebook's)
+RUN_LOG = PrintRunLog
+
+
+def run_summary(counts: dict) -> str:
+    """The one-line summary of a :func:`run_many` call, e.g. "54 runs (0 new, 54 reused, 54 of
+    them shipped with the repository (...)) in 3 s"."""
+    shipped = (f", {counts['shipped']} of them shipped with the repository (set "
+               "COCOOP_SHIPPED_RUNS=0 to train them here)") if counts["shipped"] else ""
+    return (f"{counts['runs']} runs ({counts['trained']} new, "
+            f"{counts['runs'] - counts['trained']} reused{shipped}) in {counts['seconds']:.0f} s")
+
+
+def run_line(record: dict, found: bool) -> str:
+    """One run's line of the log: dataset, method, n_ctx, seed, metrics, and where it came from."""
+    rc = record["config"]
+    order = {"base": 0, "new": 1, "H": 2, "all": 0}
+    own = rc["dataset"] + ":"
+    items = sorted(record["metrics"].items(), key=lambda kv: (
+        not kv[0].startswith(own), order.get(kv[0].split(":")[-1], 3)))
+    metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(own) else k} {v:.1f}"
+                        for k, v in items)
+    if found:
+        how = "shipped record" if record.get("shipped_from") else "reused"
+    else:
+        how = f"{record['seconds']['total']:.0f} s"
+    return (f"{rc['dataset']} {rc['method']} n_ctx={record['n_ctx']} seed {rc['seed']}: "
+            f"{metrics}  ({how})")
+
+
+def run_many(configs, *, verbose: bool = True, log=None) -> list[dict]:
+    """Run every config (records :func:`find_record` accepts are reused), one log line per run.
+
+    ``log``: a log class like :class:`PrintRunLog` (default :data:`RUN_LOG`); ``verbose=False``
+    writes no log."""
+    configs = list(configs)
     records = []
     t0 = time.perf_counter()
+    out = (log or RUN_LOG)(len(configs)) if verbose else None
     for i, config in enumerate(configs, 1):
         found = find_record(config)
         record = run(config, progress=False)
         record["_reused"] = found is not None
         records.append(record)
-        if verbose:
-            rc = record["config"]
-            order = {"base": 0, "new": 1, "H": 2, "all": 0}
-            items = sorted(record["metrics"].items(), key=lambda kv: (
-                not kv[0].startswith(rc["dataset"] + ":"), order.get(kv[0].split(":")[-1], 3)))
-            metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(rc['dataset'] + ':') else k} "
-                                f"{v:.1f}" for k, v in items)
-            how = ("shipped record" if record.get("shipped_from") else "reused") if found else \
-                f"{record['seconds']['total']:.0f} s"
-            print(f"[{i}/{len(configs)}] {rc['dataset']} {rc['method']} n_ctx={record['n_ctx']} "
-                  f"seed {rc['seed']}: {metrics}  ({how})", flush=True)
-    if verbose:
-        n_new = sum(not r["_reused"] for r in records)
+        if out is not None:
+            out.run(i, run_line(record, found is not None))
+    if out is not None:
+        n_trained = sum(not r["_reused"] for r in records)
         n_shipped = sum(bool(r["_reused"] and r.get("shipped_from")) for r in records)
-        shipped = (f", {n_shipped} of them shipped with the repository (set COCOOP_SHIPPED_RUNS=0 "
-                   "to train them here)") if n_shipped else ""
-        print(f"{len(records)} runs ({n_new} new, {len(records) - n_new} reused{shipped}) in "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        out.done({"runs": len(records), "trained": n_trained, "shipped": n_shipped,
+                  "reused": len(records) - n_trained - n_shipped,
+                  "seconds": time.perf_counter() - t0})
     return records
 
 

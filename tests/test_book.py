@@ -71,11 +71,21 @@ def test_paper_table1_transcription_and_the_average_rule():
     assert h == pytest.approx(paper_results.COCOOP_MEAN_OF_H, abs=0.01)
 
 
-def test_paper_unconfirmed_marks_are_kept():
-    assert paper_results.value("table2", "coop", "ImageNet") == (71.51, False)
+def test_paper_tables_are_confirmed_and_only_the_ablation_value_is_not():
+    # Tables 2 and 3 are confirmed by reprints (paper_results.REPRINTS names them)
+    assert paper_results.value("table2", "coop", "ImageNet") == (71.51, True)
     assert paper_results.value("table2", "cocoop", "Caltech101") == (94.43, True)
     assert paper_results.value("table3", "cocoop", "ImageNetA") == (50.63, True)
-    assert paper_results.value("table3", "zeroshot", "ImageNetR") == (73.96, False)
+    assert paper_results.value("table3", "zeroshot", "ImageNetR") == (73.96, True)
+    for table in (paper_results.table1, paper_results.table2, paper_results.table3):
+        assert table().confirmed.all()
+    assert set(paper_results.REPRINTS) == {"table1", "table2", "table3"}
+    assert "ATPrompt" in paper_results.REPRINTS["table2"]
+    assert {"LoGoPrompt", "RMAdapter", "ATPrompt"} <= set(paper_results.REPRINTS["table3"]
+                                                        .replace(",", " ").replace(":", " ").split())
+    assert paper_results.ABLATION_CTX60_NEW_DELTA == {"value": -2.54, "confirmed": False}
+    # the mark still parses, should a value ever need it again
+    assert paper_results.parse_cell("71.51*") == (71.51, False)
     t2 = paper_results.table2()
     assert set(t2.role) == {"source", "target", "average"} and (t2.role == "target").sum() == 20
     assert paper_results.ABLATION_PARAMS["CoOp ctx=4 + Meta-Net (CoCoOp)"] == 4 * 512 + 33_312
@@ -148,7 +158,7 @@ def test_transfer_tables_average_targets_and_join_the_paper():
     assert tr.loc["Average", "accuracy"] == pytest.approx((92 + 45) / 2)
     assert tr.loc["Average", "std"] == pytest.approx(abs(65 - 72) / math.sqrt(2))  # per-seed means
     assert tr.loc["Caltech101", "paper"] == 94.43 and tr.loc["Caltech101", "diff"] == pytest.approx(92 - 94.43)
-    assert tr.loc["ImageNet", "paper_confirmed"] == False  # noqa: E712 (a numpy bool)
+    assert bool(tr.loc["ImageNet", "paper_confirmed"]) is True   # confirmed by ATPrompt's reprint
     assert results.transfer_average(tr.reset_index(), "CoCoOp", "paper") == 65.74
     glue = results.transfer_averages(tr.reset_index(), "cross")
     assert glue["paper_cross_CoCoOp"] == 65.74 and glue["cross_CoCoOp"] == pytest.approx(68.5)
@@ -186,7 +196,9 @@ def test_deltas_to_the_paper_only_in_the_papers_setting():
     assert not mini.paper_setting.any()
     html = results.base_to_new_display(mini).to_html()
     assert ">ours - paper<" not in html and "background-color" not in html
-    assert "paper (DTD)" in html and "not the paper&#x27;s setting" in html
+    # one row per dataset: ours (paper), the paper's number that of the dataset a row plays
+    assert "50.0 ± 0.0 (77.01)" in html and "MiniX plays DTD" in html
+    assert "Not the paper&#x27;s setting" in html
     # transfer: the same rule per dataset
     recs = [real(record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "DTD:all": 40.0},
                         train_classes="all"))]
@@ -207,9 +219,20 @@ def test_provenance_block_keeps_values_whole_and_prints_outside_ipython(capsys):
     sha = info["backbone"]["weights_sha256"]
     assert out.startswith("== Provenance ==") and f"weights sha256: {sha}" in out
     html = provenance_html(info)
-    # the full hash on hover, a short one shown, in a box that never breaks inside
+    # the full hash on hover, a short one shown
     assert f'title="{sha}"' in html and f">{sha[:16]}&hellip;</code>" in html
-    assert "white-space:nowrap" in html and "word-break" not in html
+    # a calm Jupyter Book admonition: no colour or weight of its own, the facts as a grid whose
+    # values move to the next line whole (inline blocks) and never run past the box
+    assert html.startswith('<div class="admonition note cocoop-provenance">')
+    assert "color:" not in html and "font-weight:bold" not in html and "<table" not in html
+    assert "minmax(0,1fr)" in html and "display:inline-block;max-width:100%" in html
+    assert "not the paper&#x27;s CLIP ViT-B/16" in html and "OFFLINE" not in html
+    # the facts a reader rarely needs first are folded, still on the page
+    shown, folded = html.split("<details", 1)
+    assert "backbone" in shown and "weights sha256" in shown and "git revision" not in shown
+    assert "git revision" in folded and "versions" in folded and "datasets=" in folded
+    # the parameters as a short list of name=value items, one item per parameter
+    assert html.count("<code") == 1 + len(info["parameters"])
 
 
 def test_figures_fit_the_page_with_legible_ticks():
@@ -375,14 +398,23 @@ def test_smoke_book_builds_with_tables_and_provenance(smoke_book):
         assert "<img" in html[page], f"{page} has a figure"
     for page in ("01_method", "02_base_to_new", "03_ablation", "04_transfer", "05_results",
                  "A1_mini_world"):
-        assert html[page].count('class="cocoop-provenance"') == 2, page   # at the top and the end
+        # at the top and the end, as admonitions
+        assert html[page].count('class="admonition note cocoop-provenance"') == 2, page
+        assert "cdn.jsdelivr.net" not in html[page]          # no MathJax from the network
         assert "weights sha256" in html[page] and "git revision" in html[page]
         assert "notebook wall time" in html[page]
         assert "not the paper" in html[page].lower()         # never mistaken for the paper's setting
         assert "pasted-text" in html[page] or page == "A1_mini_world"   # glued numbers
         assert "colab.research.google.com" in html[page]     # launch buttons
+    # the equations' MathJax is the book's own copy
+    assert '_static/mathjax/tex-chtml.js' in html["01_method"]
+    assert (smoke_book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
     if MINI_CLIP.exists():
-        assert "OFFLINE MINI WORLD" in html["02_base_to_new"]
+        assert "Offline mini world: these numbers" in html["02_base_to_new"]
+    # a run cell: a summary, the per-run lines folded away
+    for page in ("02_base_to_new", "03_ablation", "04_transfer"):
+        assert 'class="cocoop-runs"' in html[page] and "Per-run log (" in html[page], page
+        assert "<details" in html[page], page
     for words in ("papermill", "book/02_base_to_new.ipynb", "openai/clip-vit-base-patch16"):
         assert words in html["intro"]       # the exact command for the paper's setting
     # the records the book was made from
@@ -568,3 +600,29 @@ def test_every_experiment_chapter_has_two_exercises_and_its_copy_differs(tmp_pat
     teaching = (REPO / "book" / "teaching.md").read_text()
     for stem in ("01_method", "02_base_to_new", "03_ablation", "04_transfer"):
         assert stem in teaching, stem
+
+
+def test_run_log_is_a_summary_with_the_per_run_lines_folded(capsys):
+    from cocoop_lib.display import NotebookRunLog
+    from cocoop_lib.runs import PrintRunLog, run_summary
+
+    counts = {"runs": 3, "trained": 1, "shipped": 2, "reused": 0, "seconds": 12.4}
+    # outside IPython: the plain lines, as scripts and the CLI print them
+    log = NotebookRunLog(3)
+    log.run(1, "MiniDigits coop n_ctx=4 seed 1: base 90.0  (shipped record)")
+    log.done(counts)
+    out = capsys.readouterr().out
+    assert out.startswith("[1/3] MiniDigits coop") and run_summary(counts) in out
+    assert "1 new, 2 reused, 2 of them shipped" in run_summary(counts)
+    assert isinstance(log._plain, PrintRunLog)
+    # in a notebook: one output, the summary first, every run's line inside <details>
+    page = NotebookRunLog.__new__(NotebookRunLog)
+    page.total, page.lines = 3, [f"[{i}/3] run {i} (shipped record)" for i in (1, 2, 3)]
+    bundle = page._bundle(counts)
+    head, folded = bundle["text/html"].split("<details", 1)
+    assert "<b>3</b> runs in <b>12 s</b>" in head and "<b>2</b> shipped" in head
+    assert "<b>1</b> trained here" in head and "run 1" not in head
+    assert "Per-run log (3 lines)" in folded and all(f"run {i}" in folded for i in (1, 2, 3))
+    assert bundle["text/plain"].endswith(run_summary(counts))
+    page.lines = page.lines[:2]
+    assert "Running: 2 of 3 runs done." in page._bundle(None)["text/plain"]

@@ -18,9 +18,8 @@ from .tables import AVERAGE, METHOD_ORDER, settings
 
 TABLE_CLASS = "cocoop-results"
 DELTA = "ours - paper"
-NO_DELTA_NOTE = (f"No \"{DELTA}\" rows: these runs are not the paper's setting (CLIP ViT-B/16 on "
-                 "the paper's own datasets), so their values are not comparable with the paper's; "
-                 "compare the gaps between methods (the claim table) instead.")
+NO_DELTA_NOTE = ("Not the paper's setting (CLIP ViT-B/16 on the paper's datasets): compare the "
+                 f"gaps between methods (the claim table), not the values (no \"{DELTA}\").")
 
 
 def _fmt(mean, std=None, digits=1) -> str:
@@ -55,13 +54,16 @@ def _styled(text: pd.DataFrame, colour_by: pd.DataFrame | None, caption: str, ta
                               axis=None)
     styler = styler.set_caption(html.escape(caption))
     styler = styler.set_table_attributes(f'class="{TABLE_CLASS}" id="{table_id}"')
+    # no row of index names under the column headers (pandas' stray "dataset" line)
+    styler = styler.hide(axis="index", names=True)
     return styler.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left"},
         {"selector": "td", "props": ("text-align: left; white-space: normal; overflow-wrap: anywhere; "
-                                     "padding: 0 .6em") if wrap else
-                                    ("text-align: right; white-space: nowrap; "
+                                     "padding: 0 .6em; line-height: 1.35") if wrap else
+                                    ("text-align: right; white-space: nowrap; line-height: 1.35; "
                                      "font-variant-numeric: tabular-nums; padding: 0 .6em")},
-        {"selector": "th", "props": "text-align: left; padding: 0 .6em"}]).set_uuid(table_id)
+        {"selector": "th", "props": "text-align: left; padding: 0 .6em; line-height: 1.35"}]
+    ).set_uuid(table_id)
 
 
 class TableGroup:
@@ -108,6 +110,8 @@ def base_to_new_display(summary: pd.DataFrame, caption: str = "Table 1: base-to-
         return TableGroup([], "table-base-to-new", "no runs")
     n_datasets = summary[summary.dataset != AVERAGE].dataset.nunique()
     any_paper_setting = "paper_setting" in summary and bool(summary.paper_setting.any())
+    if not any_paper_setting:
+        return _base_to_new_compact(summary, caption, n_datasets)
     tables = []
     for m in _ordered(summary.method):
         s = summary[summary.method == m]
@@ -134,6 +138,35 @@ def base_to_new_display(summary: pd.DataFrame, caption: str = "Table 1: base-to-
                               pd.DataFrame(delta, index=idx, columns=["base", "new", "H"]),
                               f"{caption}: {m}", f"table-base-to-new-{_slug(m)}"))
     return TableGroup(tables, "table-base-to-new", "" if any_paper_setting else NO_DELTA_NOTE)
+
+
+def _base_to_new_compact(summary: pd.DataFrame, caption: str, n_datasets: int) -> TableGroup:
+    """Table 1 outside the paper's setting (no ours - paper): one row per dataset, each cell
+    "ours ± std (paper)", the paper's number being that of the dataset a row plays."""
+    tables, plays = [], {}
+    for m in _ordered(summary.method):
+        s = summary[summary.method == m]
+        text, index = [], []
+        for _, r in s.iterrows():
+            p = r.get("paper_dataset", "")
+            if r.dataset != AVERAGE and isinstance(p, str) and p and p != r.dataset:
+                plays[r.dataset] = p
+            cells = []
+            for k in ("base", "new", "H"):
+                c = comparison(r[k], r.get(f"{k}_std"), r.get(f"paper_{k}"), show_delta=False)
+                paper = c["text"]["paper"]
+                cells.append(c["text"]["ours"] + ("" if paper == "–" else f" ({paper})"))
+            text.append(cells)
+            index.append(r.dataset if r.dataset != AVERAGE else f"Average ({n_datasets})")
+        frame = pd.DataFrame(text, index=pd.Index(index), columns=["base", "new", "H"])
+        tables.append(_styled(frame, None, f"{caption}: {m}, ours (paper)",
+                              f"table-base-to-new-{_slug(m)}"))
+    note = "Mean ± standard deviation over seeds; in brackets the paper's number"
+    if plays:
+        note += " of the dataset a row plays (" + ", ".join(
+            f"{d} plays {p}" for d, p in plays.items()) + "; the average: 11 datasets)"
+    note += ". " + NO_DELTA_NOTE
+    return TableGroup(tables, "table-base-to-new", note)
 
 
 def _slug(s: str) -> str:
@@ -219,7 +252,13 @@ def settings_display(records: list[dict], caption: str = "Where these numbers ca
     df = settings(records)
     if df.empty:
         return pd.DataFrame().style
+    # settings that differ only in the code revision are one column, its revisions listed
+    fields = [c for c in df.columns if c not in ("git", "runs")]
+    df = (df.astype({c: str for c in fields}).groupby(fields, sort=False, dropna=False)
+          .agg(git=("git", lambda g: ", ".join(sorted(set(g)))), runs=("runs", "sum"))
+          .reset_index())
     text = df.astype(str).T
     text.columns = [f"setting {i + 1}" for i in range(text.shape[1])]
-    text.index.name = "field"
+    # field names as words ("weights sha256"), so a narrow page can wrap them
+    text.index = [str(name).replace("_", " ") for name in text.index]
     return _styled(text, None, caption, "table-settings", wrap=True)
