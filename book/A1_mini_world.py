@@ -210,8 +210,13 @@ glue_numbers(report["counts"])
 # Every chapter above read its runs from the shipped records. To check them on the machine that
 # executed this book, the cheapest shipped CoOp run and the cheapest shipped CoCoOp run among this
 # book's base-to-new runs are trained here again from scratch, at the paper's epochs and batch
-# sizes, and compared with the committed records (accuracy differences in points; loss: the largest
-# difference over the training steps):
+# sizes, and compared with the committed records by the rule of their regime
+# (`cocoop_lib/kernel_path.py`). On the **same kernel path** (CPU model, torch's CPU capability,
+# BLAS and oneDNN builds, thread count) the recomputed record must be bit-equal. On **another
+# path**, or when the shipped record names none (all made before 3 December 2026 do), it must
+# have the same settings, the same first two epochs' losses to the measured tolerance, and
+# accuracies within the measured tolerance (differences in points; loss: the largest difference
+# over the epochs):
 
 # %%
 from pathlib import Path
@@ -225,35 +230,67 @@ from cocoop_lib.shipped_check import cheapest_shipped, recompute
 to_check = cheapest_shipped(plan_base_to_new(P))
 checks = pd.DataFrame(
     [recompute(c, Path(P.output_dir) / "shipped_check") for c in to_check],
-    columns=[
-        "run",
-        "metrics_equal",
-        "max_metric_diff",
-        "max_loss_diff",
-        "seconds",
-    ],
+    columns=["run", "regime", "passed", "max_metric_diff",
+             "max_loss_start_diff", "max_loss_diff", "why"],
 )
-glue_numbers(
-    {"n_checked": len(checks), "n_equal": int(checks.metrics_equal.sum())}
-)
+regimes = sorted(set(checks.regime)) or ["none"]
+glue_numbers({"n_checked": len(checks), "n_passed": int(checks.passed.sum()),
+              "n_equal": int((checks.max_metric_diff == 0).sum()),
+              "regime": " and ".join(regimes)})
 if checks.empty:
     print("No shipped record belongs to this book's runs (other parameters "
           "or another setting): nothing to check.")
 checks.style.format(
-    {
-        "max_metric_diff": "{:.2f}",
-        "max_loss_diff": "{:.1e}",
-        "seconds": "{:.0f}",
-    }
+    {"max_metric_diff": "{:.2f}", "max_loss_start_diff": "{:.1e}",
+     "max_loss_diff": "{:.1e}"}
 ).hide(axis="index")
 
 # %% [markdown]
-# {glue:text}`n_equal:d` of the {glue:text}`n_checked:d` recomputed runs give exactly the shipped
-# accuracies. (The test suite does the same for two of them on every run, and for all twelve runs
-# of the two small datasets as a slow test.) A CPU run always uses one torch thread
-# (`cocoop_lib.runs.CPU_THREADS`): float32 sums depend on the thread count, and over 200 epochs
-# that difference grows into other predictions (0.4 points on MiniFashion's CoOp between 1 and 2
-# threads), so without it this check would depend on the machine's defaults.
+# This machine is in the regime **{glue:text}`regime`** for the shipped records:
+# {glue:text}`n_passed:d` of the {glue:text}`n_checked:d` recomputed runs pass its rule, and
+# {glue:text}`n_equal:d` give exactly the shipped accuracies. (The test suite does the same for
+# two of them on every run, for all twelve runs of the two small datasets as a slow test, and on
+# every machine trains a run on an emulated other kernel path to exercise the tolerance rule.) A
+# CPU run always uses one torch thread (`cocoop_lib.runs.CPU_THREADS`): float32 sums depend on
+# the thread count too.
+#
+# ### Does the machine change the story?
+#
+# How far another CPU moves a run was measured (`scripts/measure_kernel_paths.py`; table in
+# docs/mini_world.md): shipped runs trained on this project's machine on its own kernel path and
+# on an emulated AVX2 path, and compared with each other and with the shipped records. Per run,
+# in points (RMS: what the claim table's noise uses; tolerance: what a recomputation on another
+# path is held to):
+
+# %%
+import pandas as pd
+
+from cocoop_lib import results
+from cocoop_lib.kernel_path import load_tolerance, machine_noise
+from cocoop_lib.runs import find_record
+
+tol = load_tolerance()
+rms = tol["per_run_rms"]
+pd.DataFrame(
+    {"tolerance": tol["metrics"],
+     **{f"RMS {m}": rms[m] for m in ("coop", "cocoop", "zeroshot")}}
+).loc[["base", "new", "H"]].style.format("{:.2f}")
+
+# %% [markdown]
+# A gap on the claim table's average row compares two averages over
+# {glue:text}`n_avg:d` runs, which move independently, so another machine moves it much less
+# than one run: at most three standard deviations of that difference (the last column).
+# {glue:text}`noise_sentence_a1`.
+
+# %%
+b2n = [r for r in (find_record(c) for c in plan_base_to_new(P)) if r]
+summary = results.base_to_new(b2n, plays=P.world.plays)
+claims = results.claim_check(summary, noise=machine_noise(b2n))
+sentence = results.noise_sentence(claims)
+glue_numbers({"noise_sentence_a1": sentence[:1].upper() + sentence[1:],
+              "n_avg": len(b2n) // max(len(set(r["config"]["method"]
+                                                 for r in b2n)), 1)})
+results.claim_display(claims)
 
 # %% [markdown]
 # ## The datasets of this run
