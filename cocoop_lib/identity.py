@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from .backbone import check_weights_file, file_sha256, resolve_backbone_folder
@@ -77,19 +76,13 @@ def _load_cache(folder: str) -> None:
 def _save_cache(folder: str, paths) -> None:
     """Write the hashes of ``paths`` (under ``folder``) to the folder's cache file; a cache that
     cannot be written only costs time on the next run."""
+    from .records import write_json_atomic
+
     files = {os.path.relpath(p, folder): list(_HASHES[p]) for p in paths if p in _HASHES}
-    path = _cache_file(folder)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"folder": folder, "files": files}, f)
-        os.replace(tmp, path)
+        write_json_atomic(_cache_file(folder), {"folder": folder, "files": files})
     except OSError:
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        pass
 
 
 def image_sha256s(paths, folder: str | None = None, refresh: bool = False) -> list[str]:
