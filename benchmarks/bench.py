@@ -17,8 +17,8 @@ vision width 768, 12 heads, 224 px, patch 16; embed 512); ``--layers`` sets the 
 
 Layers: ``cost_model.py`` (FLOPs, bf16 peaks), ``synthetic.py`` (the random ViT-B/16-shaped CLIP,
 class names), ``timing.py`` (interleaved timing, memory), ``report.py`` (environment, the claims'
-thresholds as data, summary, table); this file holds the settings, the measurements (``Bench``)
-and the CLI, and re-exports the public names of the others. It stays one file of about 500 lines
+thresholds as data, summary, table), ``settings.py`` (``Settings``: what one benchmark run
+measures); this file holds the presets, the measurements (``Bench``) and the CLI, and re-exports the public names of the others. It stays one file of about 500 lines
 on purpose: every scenario of ``Bench`` shares one set-up (models, inputs, the agreement check) and
 splitting the scenarios would spread that set-up over several modules.
 """
@@ -32,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")          # the library's progress bars
@@ -46,6 +46,7 @@ from benchmarks.cost_model import (BACKWARD_FACTOR, IMAGE_GFLOPS_B16, PEAK_BF16_
                                    device_peak, executed_text_gflops, peak_bf16_tflops,
                                    shared_prefix_gflops, text_gflops)
 from benchmarks.faithful import faithful_evaluate, faithful_model, faithful_train_step  # noqa: E402
+from benchmarks.settings import Settings  # noqa: E402
 from benchmarks.report import CLAIMS, claims, environment, summary, table  # noqa: E402,F401
 from benchmarks.synthetic import class_names, vit_b16_shaped_backbone  # noqa: E402
 from benchmarks.timing import Path_, SavedActivations, run_interleaved, sync  # noqa: E402,F401
@@ -64,34 +65,6 @@ SGD = dict(lr=0.002, momentum=0.9, weight_decay=5e-4)     # the protocol's optim
 TRAJECTORY_TOLERANCE = {"fp32": 1e-5, "bf16": 2e-2}
 
 # ------------------------------------------------------------------------------- settings
-@dataclass
-class Settings:
-    preset: str = "cpu"
-    device: str = "cpu"
-    layers: int = 12
-    classes: tuple = (5, 19, 100, 500)
-    repeats: int = 3
-    threads: int = 1
-    precision: str = "fp32"          # the library's
-    faithful_precision: str = "fp32"  # the port's ("fp16" = the official default on GPU)
-    coop_batch: int = 32
-    headroom_batch: int = 4           # CoCoOp at a batch > 1: not the paper's recipe
-    headroom_max_classes: int = 100   # ... up to this many classes (CPU memory)
-    eval_images: int = 10             # images per library evaluation call
-    faithful_eval_images: int = 1     # images per faithful evaluation call
-    test_batch: int = 100
-    faithful_coop_max_classes: int = 100
-    faithful_train_max_gib: float = 6.0   # skip the port's training where its activations exceed this
-    memory_check_classes: int = 0     # GPU: a library-only run at this C (ImageNet: 1000)
-    peak_tflops: float | None = None
-    memory_budget_gib: float = 16.0   # what C = memory_check_classes must fit (a 16 GB GPU)
-    trajectory_classes: int = 0       # GPU preset: replayed-vs-eager 20-step check at this C
-    trajectory_steps: int = 20
-    captured: bool | None = None      # the library's step: None = its default (make_step)
-    quick: bool = False
-    dry_run: bool = False
-
-
 def preset(args) -> Settings:
     device = args.device
     if device == "auto":

@@ -6,14 +6,11 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from benchmarks.cost_model import device_peak
-
-if TYPE_CHECKING:
-    from benchmarks.bench import Settings
+from benchmarks.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
