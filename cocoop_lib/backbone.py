@@ -100,11 +100,12 @@ def image_transforms(image_size: int, crop_scale: tuple[float, float] = (0.08, 1
 _SHA_CACHE: dict[tuple, str] = {}
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, cached per (path, size, mtime) for the process."""
+def file_sha256(path: str | Path, fresh: bool = False) -> str:
+    """sha256 of a file, cached per (path, size, mtime) for the process; ``fresh``: read the bytes
+    again whatever the cache holds (the shipped records' digest check)."""
     st = os.stat(path)
     key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
+    if fresh or key not in _SHA_CACHE:
         h = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):

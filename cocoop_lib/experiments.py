@@ -4,7 +4,7 @@
     configs = plan_base_to_new(P)              # P: checked parameters (notebook.check_parameters)
     grid = plan(["base_to_new", "ablation", "transfer"], P)   # unique, most expensive first
 
-A variant's display label comes from its config (:func:`variant_label`), so a plan needs no
+A variant's display label comes from its config (:func:`config_label`), so a plan needs no
 (label, config) pairs. :func:`run_cost` estimates a run's relative cost from its recipe, which the
 sweep uses to schedule the longest runs first and to estimate the time left.
 """
@@ -13,9 +13,11 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
+from .parameters import variant_label
+from .prompt_learners import METHODS
+
 BOOK_EXPERIMENTS = ("base_to_new", "ablation", "transfer")          # what the book's chapters run
 EXPERIMENTS = BOOK_EXPERIMENTS + ("budget_check",)   # + the appendix's recipe check (plan_budget_check)
-METHODS = ("zeroshot", "coop", "cocoop")
 
 
 def plan_base_to_new(P) -> list:
@@ -46,7 +48,7 @@ def matched_n_ctx(backbone_info: dict | None = None, *, ctx_dim: int = 512, embe
 def plan_ablation(P, large_n_ctx: int | None = None) -> list:
     """The parameter-count ablation: a RunConfig per variant, dataset and seed.
 
-    Variants (:func:`variant_label`): CoOp with the recipe's context (4 vectors, "a photo of a":
+    Variants (:func:`config_label`): CoOp with the recipe's context (4 vectors, "a photo of a":
     the same runs as Table 1's CoOp, so they are reused), CoOp with ``large_n_ctx`` random vectors
     (``n_ctx`` parameter, or parameter-matched: 60 for ViT-B/16), and CoCoOp (the recipe's context
     + Meta-Net).
@@ -119,14 +121,13 @@ def _init_tokens(ctx_init: str) -> int:
     return len(CLIPTokenizer.from_pretrained(CLIP_TOKENIZER_DIR)(ctx_init)["input_ids"]) - 2
 
 
-def variant_label(config) -> str:
+def config_label(config) -> str:
     """The ablation's label of a run: "CoOp ctx=4", "CoOp ctx=60", "CoCoOp (ctx=4 + Meta-Net)"
-    (zero-shot: "CLIP"); the same text as ``results.method_label(record, explicit_ctx=True)``."""
+    (zero-shot: "CLIP"); :func:`parameters.variant_label` with the context always named, the same
+    text as ``results.method_label(record, explicit_ctx=True)``."""
     c = config.resolved()
-    if c.method == "zeroshot":
-        return "CLIP"
-    n_ctx = c.n_ctx if c.n_ctx is not None else _init_tokens(c.ctx_init)
-    return f"CoOp ctx={n_ctx}" if c.method == "coop" else f"CoCoOp (ctx={n_ctx} + Meta-Net)"
+    n_ctx = 0 if c.method == "zeroshot" else (c.n_ctx if c.n_ctx is not None else _init_tokens(c.ctx_init))
+    return variant_label(c.method, n_ctx, is_default=False, explicit_ctx=True)
 
 
 def backbone_dims(P) -> dict:

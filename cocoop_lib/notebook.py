@@ -32,7 +32,7 @@ from .provenance import (backbone_summary, provenance_info, setting_sentence,  #
 # the plans live in cocoop_lib.experiments (the sweep uses them too); re-exported for the chapters
 from .experiments import (ablation_n_ctx, backbone_dims, longest_classname_tokens,  # noqa: E402,F401
                           matched_n_ctx, plan_ablation, plan_base_to_new, plan_transfer,
-                          variant_label)
+                          config_label)
 
 
 # ----------------------------------------------------------------------------- running

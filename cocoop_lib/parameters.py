@@ -41,6 +41,23 @@ DEFAULT_SEEDS = (1, 2, 3)
 # The one map from a method's id to its name in the paper's tables (results uses it too).
 METHOD_LABELS = {"zeroshot": "CLIP", "coop": "CoOp", "cocoop": "CoCoOp"}
 METHOD_ORDER = list(METHOD_LABELS.values())
+
+
+def variant_label(method_id: str, n_ctx: int, is_default: bool, explicit_ctx: bool = False) -> str:
+    """Display name of a variant: "CLIP", "CoOp", "CoCoOp", or e.g. "CoOp ctx=60".
+
+    The recipe's context (4 vectors from its ctx_init) gets the plain name unless
+    ``explicit_ctx``; any other context length or init is named.
+    """
+    if method_id == "zeroshot":
+        return "CLIP"
+    if method_id == "coop":
+        return f"CoOp ctx={n_ctx}" if explicit_ctx or not is_default else "CoOp"
+    if explicit_ctx or not is_default:
+        return f"CoCoOp (ctx={n_ctx} + Meta-Net)"
+    return "CoCoOp"
+
+
 PAPER_SETTING = dict(backbone="openai/clip-vit-base-patch16", recipe="paper", seeds=[1, 2, 3],
                      shots=16)
 

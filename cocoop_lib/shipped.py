@@ -24,12 +24,12 @@ digests with ``python scripts/shipped_digest.py``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import shutil
 from pathlib import Path
 
+from .backbone import file_sha256
 from .errors import RecordError
 from .identity import checkpoint_file, stale_reason
 from .records import read_record, write_atomic, write_json_atomic
@@ -96,11 +96,6 @@ def _shown(path: Path) -> str:
     return str(p.relative_to(_PACKAGE)) if p.is_relative_to(_PACKAGE) else str(path)
 
 
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 # The checkpoints committed with the records (the ones chapter 1 loads; .gitignore keeps the same
 # two patterns): a store's other checkpoints are local training state, not part of its digest.
 COMMITTED_CHECKPOINTS = ("MiniEmojiNet-coop-base-seed1-*.pt", "MiniEmojiNet-cocoop-base-seed1-*.pt")
@@ -118,7 +113,7 @@ def digest_files(store: Path) -> list[Path]:
 def write_digest(store: Path) -> Path:
     """Write ``<store>/SHA256SUMS`` (``<sha256>  <path in the store>`` per file, sorted)."""
     store = Path(store)
-    lines = [f"{file_sha256(p)}  {p.relative_to(store).as_posix()}\n" for p in digest_files(store)]
+    lines = [f"{file_sha256(p, fresh=True)}  {p.relative_to(store).as_posix()}\n" for p in digest_files(store)]
     target = store / DIGEST
     write_atomic(target, lambda tmp: Path(tmp).write_text("".join(lines)))
     return target
@@ -160,7 +155,7 @@ def check_committed(path: Path, store: Path | None = None) -> None:
     if expected is None:
         raise ShippedRecordError(f"shipped file {_shown(path)} is not in the digest "
                                  f"{_shown(store / DIGEST)}; {fix}")
-    if file_sha256(path) != expected:
+    if file_sha256(path, fresh=True) != expected:
         raise ShippedRecordError(f"shipped file {_shown(path)} is not the committed one (its sha256 "
                                  f"differs from {_shown(store / DIGEST)}: changed or damaged); {fix}")
 

@@ -1,9 +1,11 @@
-"""No import cycles in the package: `cocoop_lib/` and `data_scripts/` parsed with `ast`.
+"""No import cycles in the repository's Python (`cocoop_lib/`, `data_scripts/`, `benchmarks/`,
+`scripts/`, as one graph) parsed with `ast`; no public name defined twice in `cocoop_lib`.
 
 Every `import` and `from ... import` counts, also those inside functions (a local import hides a
 cycle from Python but not from a reader), and relative imports are resolved against the importing
 module's package. A strongly connected component of more than one module (or a module importing
-itself) is a cycle; the test names its modules.
+itself) is a cycle; the test names its modules. A folder without ``__init__.py`` (scripts/) is
+on ``sys.path`` when its files run, so a bare ``import make_exercises`` there means its sibling.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("cocoop_lib", "data_scripts")
+PACKAGES = ("cocoop_lib", "data_scripts", "benchmarks", "scripts")
 
 
 def module_name(path: Path, root: Path = REPO) -> str:
@@ -51,6 +53,11 @@ def import_graph(root: Path = REPO, packages=PACKAGES) -> dict[str, set[str]]:
         targets = set()
         for name in imported_names(path, module):
             # `a.b.c` may name a module or an attribute of module `a.b`: take the longest module
+            folder = module.rpartition(".")[0]
+            if name not in files and not files[module].with_name("__init__.py").exists():
+                sibling = f"{folder}.{name}"    # a script folder: its files import each other bare
+                if any(sibling == f or sibling.startswith(f + ".") for f in files):
+                    name = sibling
             while name and name not in files:
                 name = name.rpartition(".")[0]
             if name and name != module:
@@ -106,9 +113,64 @@ def test_the_graph_sees_local_and_relative_imports(tmp_path):
     assert cycles(graph) == [["pkg.a", "pkg.sub.b"]]
 
 
-def test_no_import_cycles_in_the_package():
-    found = cycles(import_graph())
+def test_a_script_folder_imports_its_siblings_bare(tmp_path):
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "a.py").write_text("from b import f\n")
+    (tmp_path / "tools" / "b.py").write_text("import a\nimport os\n")
+    graph = import_graph(tmp_path, ("tools",))
+    assert graph == {"tools.a": {"tools.b"}, "tools.b": {"tools.a"}}
+    assert cycles(graph) == [["tools.a", "tools.b"]]
+
+
+def test_no_import_cycles_in_the_repository():
+    graph = import_graph()
+    assert {"benchmarks.bench", "scripts.run_book", "data_scripts.get", "cocoop_lib.runs"} <= set(graph)
+    assert "scripts.make_exercises" in graph["scripts.run_book"]     # bare sibling import seen
+    found = cycles(graph)
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+# Public names that several modules define on purpose, each with why.
+SAME_NAME_ON_PURPOSE = {
+    "main": "each runnable module's command line (`python -m cocoop_lib`, `-m cocoop_lib.workers`)",
+}
+
+
+def public_definitions(path: Path) -> set[str]:
+    """Public names a module defines at its top level: def, class, assignment (an import that
+    re-exports a name defines nothing)."""
+    names = set()
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return {n for n in names if not n.startswith("_")}
+
+
+def defined_twice(root: Path) -> dict[str, list[str]]:
+    """{name: the modules defining it} for each public name defined in more than one module."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for name in public_definitions(path):
+            where.setdefault(name, []).append(module_name(path, root.parent))
+    return {n: m for n, m in where.items() if len(m) > 1}
+
+
+def test_the_definition_check_sees_defs_classes_and_assignments(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("X = 1\ndef f(): pass\nclass C: pass\n_private = 2\nY: int = 3\n")
+    (pkg / "b.py").write_text("from .a import X, f\nC = None\n_private = 3\n")
+    assert public_definitions(pkg / "a.py") == {"X", "f", "C", "Y"}
+    assert defined_twice(pkg) == {"C": ["pkg.a", "pkg.b"]}       # the re-exports do not count
+
+
+def test_no_public_name_is_defined_twice_in_the_package():
+    found = {n: m for n, m in defined_twice(REPO / "cocoop_lib").items() if n not in SAME_NAME_ON_PURPOSE}
+    assert not found, "defined in several modules (define once, import elsewhere): " + "; ".join(
+        f"{n}: {', '.join(m)}" for n, m in sorted(found.items()))
 
 
 def test_library_modules_import_without_notebook_side_effects():

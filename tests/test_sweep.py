@@ -169,7 +169,7 @@ def test_plan_is_unique_longest_first_with_labels(tmp_path):
     assert len(names) == len(set(names)) == 4    # zeroshot, coop ctx=4 (shared), coop long, cocoop
     costs = [experiments.run_cost(c) for c in grid]
     assert costs == sorted(costs, reverse=True) and grid[0].method == "cocoop"
-    labels = sorted(experiments.variant_label(c) for c in experiments.plan_ablation(P, 18))
+    labels = sorted(experiments.config_label(c) for c in experiments.plan_ablation(P, 18))
     assert labels == ["CoCoOp (ctx=4 + Meta-Net)", "CoOp ctx=18", "CoOp ctx=4"]
     from cocoop_lib import notebook
     assert notebook.plan_ablation is experiments.plan_ablation

@@ -17,12 +17,12 @@ from .display import (DELTA, TABLE_CLASS, TableGroup, ablation_display, base_to_
 from .figures import plot_ablation, plot_base_to_new, plot_claim, plot_transfer
 from .tables import (AVERAGE, METHOD_ORDER, PAPER_METHOD, ablation, agreement_sentence,
                      average_row, base_to_new, base_vs_zero_shot, budget_check, claim_check,
-                     gain_signs, is_paper_setting, method_label, noise_sentence, records_frame, settings,
+                     gain_signs, is_paper_setting, method_label, noise_sentence, records_frame, settings_frame,
                      transfer, transfer_average, transfer_averages, variant_label)
 
 __all__ = ["AVERAGE", "DELTA", "METHOD_ORDER", "PAPER_METHOD", "TABLE_CLASS", "TableGroup",
            "ablation", "ablation_display", "agreement_sentence", "average_row", "base_to_new", "base_vs_zero_shot",
            "base_to_new_display", "budget_check", "claim_check", "gain_signs", "claim_display", "comparison", "describe_setting", "is_paper_setting",
            "method_label", "noise_sentence", "plot_ablation", "plot_base_to_new", "plot_claim", "plot_transfer",
-           "records_frame", "settings", "settings_display", "transfer", "transfer_average",
+           "records_frame", "settings_frame", "settings_display", "transfer", "transfer_average",
            "transfer_averages", "transfer_display", "variant_label"]

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .tables import AVERAGE, METHOD_ORDER, settings
+from .tables import AVERAGE, METHOD_ORDER, settings_frame
 
 TABLE_CLASS = "cocoop-results"
 DELTA = "ours - paper"
@@ -249,7 +249,7 @@ def transfer_display(tr: pd.DataFrame, caption: str, table_id: str):
 
 def settings_display(records: list[dict], caption: str = "Where these numbers came from"):
     """The settings table, one column per distinct setting (fields as rows, so it stays narrow)."""
-    df = settings(records)
+    df = settings_frame(records)
     if df.empty:
         return pd.DataFrame().style
     # settings that differ only in the code revision are one column, its revisions listed

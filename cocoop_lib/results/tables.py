@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import paper_results
 from ..evaluation import average_over_datasets, base_new_summary, harmonic_mean, mean_std
-from ..parameters import METHOD_LABELS, METHOD_ORDER
+from ..parameters import METHOD_LABELS, METHOD_ORDER, variant_label  # noqa: F401 (results.variant_label)
 
 PAPER_METHOD = METHOD_LABELS          # the paper's name of each method id (one map, parameters.py)
 AVERAGE = "Average"
@@ -26,21 +26,6 @@ VARIANT = ["method_id", "n_ctx", "ctx_init"]
 
 
 # ----------------------------------------------------------------------------- variants
-
-
-def variant_label(method_id: str, n_ctx: int, is_default: bool, explicit_ctx: bool = False) -> str:
-    """Display name of a variant: "CLIP", "CoOp", "CoCoOp", or e.g. "CoOp ctx=60".
-
-    The recipe's context (4 vectors from its ctx_init) gets the plain name unless
-    ``explicit_ctx``; any other context length or init is named.
-    """
-    if method_id == "zeroshot":
-        return "CLIP"
-    if method_id == "coop":
-        return f"CoOp ctx={n_ctx}" if explicit_ctx or not is_default else "CoOp"
-    if explicit_ctx or not is_default:
-        return f"CoCoOp (ctx={n_ctx} + Meta-Net)"
-    return "CoCoOp"
 
 
 def _variant(record: dict) -> dict:
@@ -456,7 +441,7 @@ def transfer_averages(frame: pd.DataFrame, prefix: str) -> dict:
 # ----------------------------------------------------------------------------- settings
 
 
-def settings(records: list[dict]) -> pd.DataFrame:
+def settings_frame(records: list[dict]) -> pd.DataFrame:
     """Which setting the numbers came from: one row per distinct (backbone, recipe, shots, ...)."""
     rows = []
     for r in records:
