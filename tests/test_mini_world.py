@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from cocoop_lib.datasets import load_dataset, subsample_classes
-from cocoop_lib.datasets.mini import MINI_BASE_TO_NEW, MINI_DATASETS, MINI_DOMAIN_SHIFT, PLAYS
+from cocoop_lib.datasets.mini import MINI_BASE_TO_NEW, MINI_DATASETS, MINI_DOMAIN_SHIFT, MINI_TABLE, PLAYS
 
 REPO = Path(__file__).resolve().parents[1]
 WORLD = REPO / "cocoop_lib" / "assets" / "mini_world"
@@ -48,6 +48,20 @@ def test_roles_and_manifest():
         assert hashlib.sha256(text).hexdigest() == entry["split_sha256"], name
         assert tuple(entry["counts"]) == MINI_DATASETS[name].counts
         assert entry["template"] == MINI_DATASETS[name].template
+
+
+def test_one_table_for_the_library_and_the_builder():
+    """MINI_TABLE is the one table of the mini datasets: the builder's datasets and the mini
+    CLIP's evaluation sets are its rows, with the shipped manifest's wording."""
+    from data_scripts.mini_world import paths, world
+
+    assert paths.EVAL_SETS == list(MINI_TABLE) == list(MANIFEST["datasets"])
+    for name, entry in MANIFEST["datasets"].items():
+        row = MINI_TABLE[name]
+        assert (row.template, row.role, row.shift, row.n_classes, list(row.counts)) == (
+            entry["template"], entry["role"], entry["shift"], entry["n_classes"], entry["counts"]), name
+        assert row.test_per_class * row.n_classes == row.counts[2]
+    assert not hasattr(world, "KEYS") and not hasattr(paths, "CLIP_MEAN")
 
 
 def test_shipped_size_and_file_count():

@@ -29,13 +29,9 @@ class World:
 def _role_of(spec) -> str | None:
     """The paper dataset a dataset plays: paper datasets play themselves; mini datasets as
     ``cocoop_lib.datasets.mini.PLAYS`` says (None: a base-to-new dataset of its own)."""
-    if spec.world == "paper":
-        return spec.name
-    try:
-        from .mini import PLAYS
-    except ImportError:
-        return None
-    return PLAYS.get(spec.name)
+    from .mini import PLAYS
+
+    return spec.name if spec.world == "paper" else PLAYS.get(spec.name)
 
 
 def world_of(datasets: list[str]) -> World:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cocoop_lib.datasets.mini import MINI_TABLE
+
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "cocoop_lib" / "assets"
 MINI_WORLD_DIR = ASSETS / "mini_world"
@@ -19,12 +21,8 @@ NOTO_EMOJI = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 SYMBOLA = Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")
 
 IMAGE_SIZE = 32
-# The ten datasets the mini CLIP is evaluated on, in the order of world.KEYS and
-# cocoop_lib/datasets/mini.py (a leaf fact: pretrain, zeroshot and export all read it).
-EVAL_SETS = ["MiniEmojiNet", "MiniGlyphs", "MiniFashion", "MiniDigits", "MiniFood", "MiniAnimals",
-             "MiniEmojiNetV2", "MiniEmojiNetSketch", "MiniEmojiNetA", "MiniEmojiNetR"]
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# The ten datasets the mini CLIP is evaluated on: the rows of cocoop_lib.datasets.mini.MINI_TABLE
+EVAL_SETS = list(MINI_TABLE)
 
 
 def mnist5k_path() -> Path:

@@ -34,9 +34,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import CLIPModel, CLIPTokenizer
 
+from cocoop_lib.backbone import CLIP_MEAN, CLIP_STD
+
 from .export import export_model
 from .model_config import CONTEXT_LENGTH, LOGIT_SCALE_INIT, mini_clip_config
-from .paths import CLIP_MEAN, CLIP_STD, EVAL_SETS, MINI_WORLD_DIR, TOKENIZER_DIR, WORK_DIR
+from .paths import EVAL_SETS, MINI_WORLD_DIR, TOKENIZER_DIR, WORK_DIR
 from .pretrain_data import PretrainWorld
 from .zeroshot import accuracy, load_test
 

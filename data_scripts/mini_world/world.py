@@ -7,10 +7,12 @@ its own seeded Generator) is the same on every rebuild with the same sources ins
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+
+from cocoop_lib.datasets.mini import MINI_TABLE
 
 from . import emoji, glyphs, sources
 
@@ -100,7 +102,8 @@ def mnist_partition():
 
 @dataclass(frozen=True)
 class MiniDataset:
-    """A mini benchmark dataset: classes, template, the shift applied, and its split sizes."""
+    """A mini benchmark dataset: its row of ``cocoop_lib.datasets.mini.MINI_TABLE`` (template,
+    role, shift, split sizes, seed key) with its classes from the sources."""
 
     name: str
     template: str
@@ -113,52 +116,13 @@ class MiniDataset:
 
 
 def datasets() -> dict[str, MiniDataset]:
+    """Every mini dataset: its row of ``cocoop_lib.datasets.mini.MINI_TABLE`` with its classes."""
     inv = emoji_inventory()
     sel = emoji_selection()
     names = {k: [inv[i][1] for i in v] for k, v in sel.items()}
-    b2n = "base-to-new"
-    dom = "domain shift of MiniEmojiNet"
-    made = [
-        MiniDataset("MiniEmojiNet", "a photo of a {}.", b2n,
-                    "colour emoji posterised to 8 flat colours (unseen in pretraining); "
-                    "plays ImageNet", 10,
-                    classnames=names["EmojiNet"]),
-        MiniDataset("MiniGlyphs", "a photo of a {}, a type of character.", b2n,
-                    "font families never seen in pretraining, blurred, tilted 45 degrees "
-                    "(unseen)", 15,
-                    classnames=list(glyphs.CLASSNAMES)),
-        MiniDataset("MiniFashion", "a photo of a {}, a type of clothing.", b2n,
-                    "unseen Fashion-MNIST images, strong pixel noise, 5x5-cell pixelation "
-                    "(unseen)", 100,
-                    classnames=list(sources.FASHION_CLASSES)),
-        MiniDataset("MiniDigits", "a photo of a {}.", b2n,
-                    "unseen MNIST digits, coloured ink on coloured paper, tilted 45 degrees "
-                    "(unseen)", 100,
-                    classnames=list(sources.DIGIT_CLASSES)),
-        MiniDataset("MiniFood", "a photo of {}, a type of food.", b2n,
-                    "food emoji, faded, false colour (channels rotated: unseen)", 10,
-                    classnames=names["EmojiFood"]),
-        MiniDataset("MiniAnimals", "a photo of a {}, a type of animal.", b2n,
-                    "animal emoji in grey scale, solarised (unseen)", 10,
-                    classnames=names["EmojiAnimals"]),
-        MiniDataset("MiniEmojiNetV2", "a photo of a {}.", dom,
-                    "posterised EmojiNet classes, smaller and off-centre on darker backgrounds",
-                    5, True, names["EmojiNet"]),
-        MiniDataset("MiniEmojiNetSketch", "a photo of a {}.", dom,
-                    "EmojiNet classes as Symbola's black outlines (never seen as outlines in "
-                    "pretraining)", 5, True, names["EmojiNet"]),
-        MiniDataset("MiniEmojiNetA", "a photo of a {}.", dom,
-                    "posterised EmojiNet classes, off-centre close-ups with pixel noise", 5, True,
-                    names["EmojiNet"]),
-        MiniDataset("MiniEmojiNetR", "a photo of a {}.", dom,
-                    "posterised EmojiNet classes as 8x8 pixel-art renditions", 5, True,
-                    names["EmojiNet"]),
-    ]
-    return {d.name: replace(d, key=KEYS[d.name]) for d in made}
-
-
-# Seed keys: the images of each dataset are drawn from Generators keyed by these names.
-KEYS = {"MiniEmojiNet": "EmojiNet", "MiniGlyphs": "Glyphs", "MiniFashion": "Fashion",
-        "MiniDigits": "Digits", "MiniFood": "EmojiFood", "MiniAnimals": "EmojiAnimals",
-        "MiniEmojiNetV2": "EmojiNetV2", "MiniEmojiNetSketch": "EmojiNetSketch",
-        "MiniEmojiNetA": "EmojiNetA", "MiniEmojiNetR": "EmojiNetR"}
+    classnames = {"MiniGlyphs": list(glyphs.CLASSNAMES), "MiniFashion": list(sources.FASHION_CLASSES),
+                  "MiniDigits": list(sources.DIGIT_CLASSES), "MiniFood": names["EmojiFood"],
+                  "MiniAnimals": names["EmojiAnimals"]}
+    return {name: MiniDataset(name, row.template, row.role, row.shift, row.test_per_class,
+                              row.test_only, classnames.get(name, names["EmojiNet"]), row.key)
+            for name, row in MINI_TABLE.items()}

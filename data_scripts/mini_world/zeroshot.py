@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .paths import CLIP_MEAN, CLIP_STD, EVAL_SETS, MINI_CLIP_DIR, MINI_WORLD_DIR, TOKENIZER_DIR
+from cocoop_lib.backbone import CLIP_MEAN, CLIP_STD
+
+from .paths import EVAL_SETS, MINI_CLIP_DIR, MINI_WORLD_DIR, TOKENIZER_DIR
 
 
 def load_test(name: str, root: Path = MINI_WORLD_DIR, per_class: int | None = None):
