@@ -26,19 +26,29 @@ def plan_base_to_new(P) -> list:
     return [P.run_config(d, m, s) for d in P.world.base_to_new for m in methods for s in P.seeds]
 
 
+# The paper's parameter-matched CoOp context for ViT-B/16 (text width and embedding 512: 60 vectors,
+# 30,720 parameters against CoCoOp's 35,360)
+PAPER_MATCHED_N_CTX = 60
+
+
+def _paper_widths(ctx_dim: int, embed_dim: int) -> bool:
+    """ViT-B/16's widths, for which the matched context is :data:`PAPER_MATCHED_N_CTX`."""
+    return ctx_dim == 512 and embed_dim == 512
+
+
 def matched_n_ctx(backbone_info: dict | None = None, *, ctx_dim: int = 512, embed_dim: int = 512,
                   context_length: int = 77, longest_name: int = 12) -> int:
     """The parameter-matched context length of the ablation.
 
-    ViT-B/16 (ctx_dim 512): 60, the paper's (30,720 parameters against CoCoOp's 35,360). For
-    another width: the same ratio of CoCoOp's count, kept short enough that the prompt (SOS,
-    context, the longest class name, ".", EOT) fits the text encoder.
+    ViT-B/16 (ctx_dim 512): :data:`PAPER_MATCHED_N_CTX`, the paper's. For another width: the
+    same ratio of CoCoOp's count, kept short enough that the prompt (SOS, context, the longest
+    class name, ".", EOT) fits the text encoder.
     """
     if backbone_info:
         ctx_dim = backbone_info.get("text_width", ctx_dim)
         embed_dim = backbone_info.get("embed_dim", embed_dim)
-    if ctx_dim == 512 and embed_dim == 512:
-        return 60
+    if _paper_widths(ctx_dim, embed_dim):
+        return PAPER_MATCHED_N_CTX
     hidden = embed_dim // 16
     cocoop = 4 * ctx_dim + embed_dim * hidden + hidden + hidden * ctx_dim + ctx_dim
     n = round(cocoop * (30_720 / 35_360) / ctx_dim)
@@ -53,7 +63,7 @@ def plan_ablation(P, large_n_ctx: int | None = None) -> list:
     (``n_ctx`` parameter, or parameter-matched: 60 for ViT-B/16), and CoCoOp (the recipe's context
     + Meta-Net).
     """
-    large = large_n_ctx or P.n_ctx or 60
+    large = large_n_ctx or P.n_ctx or PAPER_MATCHED_N_CTX
     base = replace(P, n_ctx=None)
     out = []
     for d in P.world.base_to_new:
@@ -164,8 +174,8 @@ def ablation_n_ctx(P) -> int:
     if P.n_ctx:
         return P.n_ctx
     dims = backbone_dims(P)
-    if dims["text_width"] == 512 and dims["embed_dim"] == 512:
-        return 60                     # the paper's (no need to read every class name)
+    if _paper_widths(dims["text_width"], dims["embed_dim"]):
+        return PAPER_MATCHED_N_CTX    # the paper's (no need to read every class name)
     return matched_n_ctx(dims, context_length=dims["context_length"],
                          longest_name=longest_classname_tokens(P))
 
