@@ -52,8 +52,8 @@ from benchmarks.synthetic import class_names, vit_b16_shaped_backbone  # noqa: E
 from benchmarks.timing import Path_, SavedActivations, run_interleaved, sync  # noqa: E402,F401
 from cocoop_lib.backbone import Backbone  # noqa: E402
 from cocoop_lib.evaluation import accuracy_from_features, image_features  # noqa: E402
-from cocoop_lib.fast import CapturedStep, make_step  # noqa: E402
-from cocoop_lib.model import PromptedCLIP, shared_prefix_rows  # noqa: E402
+from cocoop_lib.fast import CapturedStep, make_step, shared_prefix_rows  # noqa: E402
+from cocoop_lib.model import PromptedCLIP  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
 from cocoop_lib.training import train_step  # noqa: E402
 

@@ -9,8 +9,8 @@ import platform
 
 import torch
 
-from cocoop_lib.fast import plan_calls
-from cocoop_lib.model import PromptedCLIP, shared_prefix_rows
+from cocoop_lib.fast import shared_prefix_rows
+from cocoop_lib.model import PromptedCLIP
 
 IMAGE_GFLOPS_B16 = 35.1        # ViT-B/16 image encoder forward at 224 px (12 layers)
 BACKWARD_FACTOR = 2.02         # training step text cost / forward cost (frozen weights)
@@ -39,16 +39,15 @@ def shared_prefix_gflops(prefix: int, suffix: int, n_cls: int, width: int = 512,
 
 def executed_text_gflops(model: PromptedCLIP, groups: int, layers: int, width: int = 512) -> float:
     """Text FLOPs per image (forward) the library really executes for its class list, from its call
-    plan: each call's prefix rows once, its K prompts cut to the call's own length."""
+    plan (:meth:`FastPromptEncoder.plan`): each call's prefix rows once, its K prompts cut to the
+    call's own length."""
     eot = model.prompt_learner.eot
     n_cls = len(eot)
     enc = model.prompt_encoder
-    min_prompts = enc.min_bucket_prompts_cuda if eot.is_cuda else enc.min_bucket_prompts
-    calls, _ = plan_calls(eot.cpu(), groups, model.class_chunk or n_cls, enc.length_buckets,
-                          min_prompts)
+    calls, _ = enc.plan(eot, groups, enc.class_chunk or n_cls)
     prefix = shared_prefix_rows(model.prompt_learner) if enc.share_prefix else 0
     total = 0.0
-    for classes, length in calls:
+    for classes, _, length in calls:
         k = n_cls if classes is None else len(classes)
         total += (shared_prefix_gflops(prefix, length - prefix, k, width, layers) if prefix
                   else k * text_gflops(length, width, layers))

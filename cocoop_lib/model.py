@@ -20,18 +20,6 @@ from .prompt_encoders import PlainPromptEncoder
 from .text_encoder import PromptTextEncoder
 
 
-def shared_prefix_rows(learner: nn.Module) -> int:
-    """Rows every class prompt shares (SOS + M context vectors), 0 when there are none.
-
-    CoOp / CoCoOp with the class token at the end and one shared context start every prompt of an
-    image with the same 1 + M rows; zero-shot, class-specific context and the middle / front class
-    positions do not.
-    """
-    if getattr(learner, "class_token_position", None) != "end" or getattr(learner, "csc", True):
-        return 0
-    return 1 + int(learner.n_ctx)
-
-
 def cosine_logits(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
     """Cosines of unit features: (B, E) x (C, E) or (B, C, E) -> (B, C)."""
     text_features = text_features.to(image_features.dtype)
@@ -46,9 +34,9 @@ class PromptedCLIP(nn.Module):
     Args:
         backbone: the frozen CLIP (held outside ``state_dict``).
         prompt_learner: a learner from :mod:`cocoop_lib.prompt_learners`.
-        class_chunk: fast encoder, conditional learners: at most this many classes per text-encoder
-            call (checkpointed in training), so memory stays bounded for many classes.
-        encoder: "fast" (default), "plain", or a prompt-encoder object.
+        encoder: "fast" (default), "plain", or a prompt-encoder object (``encoder(learner,
+            image_features) -> text features``, :mod:`cocoop_lib.prompt_encoders`).
+        class_chunk: the fast encoder's option (:class:`~cocoop_lib.fast.FastPromptEncoder`).
     """
 
     def __init__(self, backbone: Backbone, prompt_learner: nn.Module,
@@ -60,7 +48,6 @@ class PromptedCLIP(nn.Module):
         self.text_encoder = PromptTextEncoder(backbone.model)
         self.text_encoder.requires_grad_(False)
         self.logit_scale = float(backbone.model.logit_scale.exp())
-        self.class_chunk = class_chunk
         if encoder == "fast":
             from .fast import FastPromptEncoder
             encoder = FastPromptEncoder(self.text_encoder, class_chunk=class_chunk)
@@ -81,22 +68,9 @@ class PromptedCLIP(nn.Module):
         return F.normalize(self.clip.get_image_features(pixel_values=images.to(dtype)), dim=-1)
 
     def text_features(self, image_features: torch.Tensor | None = None) -> torch.Tensor:
-        """L2-normalised class text features: (C, E), or (B, C, E) for a conditional learner.
-
-        A conditional learner builds prompts for as many images at a time as the encoder takes
-        (``image_groups``), so evaluation memory is bounded for any test batch and class count.
-        """
-        prefix = shared_prefix_rows(self.prompt_learner)
-        if not self.conditional:
-            prompts, eot = self.prompt_learner(image_features)             # (C, L, D), (C,)
-            return F.normalize(self.prompt_encoder(prompts, eot, prefix), dim=-1)
-        n_cls = len(self.prompt_learner.classnames)
-        group = self.prompt_encoder.image_groups(image_features.shape[0], n_cls)
-        feats = []
-        for start in range(0, image_features.shape[0], group):
-            prompts, eot = self.prompt_learner(image_features[start:start + group])  # (b, C, L, D)
-            feats.append(self.prompt_encoder(prompts, eot, prefix))        # (b, C, E)
-        return F.normalize(torch.cat(feats), dim=-1)                       # (B, C, E)
+        """L2-normalised class text features: (C, E), or (B, C, E) for a conditional learner
+        (prompts t_i(x) from the learner, through the prompt encoder's text tower)."""
+        return F.normalize(self.prompt_encoder(self.prompt_learner, image_features), dim=-1)
 
     def logits_from_features(self, image_features: torch.Tensor,
                              text_features: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,12 +1,12 @@
 """The plain prompt encoder: every prompt through CLIP's text tower, nothing shared.
 
-A prompt encoder maps prompt embeddings to (unnormalised) text features:
+A prompt encoder maps a prompt learner (and, for a conditional one, image features) to
+unnormalised text features:
 
-    encoder(prompts (..., C, L, D), eot (C,), shared_prefix=0) -> (..., C, E)
+    encoder(learner, image_features (B, E) or None) -> (C, E), or (B, C, E) for a conditional learner
 
-``shared_prefix`` is the number of leading rows all C prompts share (SOS + context); the plain
-encoder ignores it, the fast one (:class:`cocoop_lib.fast.FastPromptEncoder`) computes those rows
-once. ``image_groups(n_images, n_cls)`` says how many images the model may hand over per call.
+The plain encoder builds every prompt at once and encodes it on its own; the fast one
+(:class:`cocoop_lib.fast.FastPromptEncoder`) computes the same function with exact speed-ups.
 This module is the in-library oracle the fast encoder is tested against.
 """
 from __future__ import annotations
@@ -17,15 +17,13 @@ from .text_encoder import PromptTextEncoder
 
 
 class PlainPromptEncoder:
-    """Flatten the prompts, run :meth:`PromptTextEncoder.forward`, unflatten."""
+    """Build the prompts, flatten them, run :meth:`PromptTextEncoder.forward`, unflatten."""
 
     def __init__(self, text_encoder: PromptTextEncoder):
         self.text_encoder = text_encoder
 
-    def image_groups(self, n_images: int, n_cls: int) -> int:
-        return max(n_images, 1)                                      # all images in one call
-
-    def __call__(self, prompts: torch.Tensor, eot: torch.Tensor, shared_prefix: int = 0):
+    def __call__(self, learner, image_features: torch.Tensor | None = None) -> torch.Tensor:
+        prompts, eot = learner(image_features)                       # (..., C, L, D), (C,)
         lead, n_cls = prompts.shape[:-3], prompts.shape[-3]
         flat = prompts.reshape(-1, *prompts.shape[-2:])              # (..., C, L, D) -> (N, L, D)
         eot_flat = eot.repeat(flat.shape[0] // n_cls)                # (C,) -> (N,)

@@ -32,6 +32,7 @@ from .precision import resolve_precision, weight_dtype
 from .presets import epochs_for, get_recipe, lr_for
 from .prompt_learners import METHODS, build_prompt_learner, count_trainable
 from .errors import RecordError
+from .fast import make_step
 from .records import provenance, read_record, remove_leftover_tmps, write_json_atomic
 from .shipped import available as shipped_available, shipped_record, take_shipped
 from .training import TrainSettings, load_checkpoint, set_seed, train
@@ -80,6 +81,9 @@ class RunConfig:
         output_dir: records/, checkpoints/ and features/ go here.
         device: "auto" (cuda when available), "cpu", "cuda", ...
         precision: "auto", "fp32", "bf16", "fp16" or "fp16-pure" (the official mode).
+        class_chunk: the fast encoder's memory bound, at most this many classes per text-encoder
+            call (None: all). It stays part of the run name: a chunked call gives the same logits
+            to float rounding, not guaranteed bit for bit (every shipped record has None).
     """
 
     dataset: str = "MiniGlyphs"
@@ -338,7 +342,7 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
                                  precision=c.precision, device=c.device)
         history = train(model, ImageDataset(train_split.train, train_tf), settings,
                         checkpoint_path=ckpt_path, progress=progress,
-                        on_epoch=claim.heartbeat)
+                        on_epoch=claim.heartbeat, step_factory=make_step)
 
     metrics, n_test = {}, {}
     t_eval = time.perf_counter()

@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 
 from .model import PromptedCLIP
 from .errors import CheckpointError
-from .fast import make_step
 from .precision import autocast_context, grad_scaler
 from .records import torch_save_atomic
 from .train_batches import EpochBatches, training_images
@@ -123,16 +122,40 @@ def train_step(model: PromptedCLIP, optimizer: torch.optim.Optimizer, images: to
     return loss.detach()
 
 
+class PlainStep:
+    """:func:`train_step` bound to one run: ``step(images, labels) -> loss`` (what :func:`train`
+    runs when no step factory is given)."""
+
+    def __init__(self, model, optimizer, precision: str, device: str, scaler=None, eager=train_step):
+        self.eager = eager
+        self.model, self.optimizer, self.precision, self.device = model, optimizer, precision, device
+        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
+        self.description = "eager training step"
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.eager(self.model, self.optimizer, images, labels, self.precision, self.device,
+                          self.scaler)
+
+
+def plain_step(model, optimizer, precision: str, device: str, scaler=None, log=None, *,
+               eager=train_step) -> PlainStep:
+    """The default step factory of :func:`train` (the signature of ``cocoop_lib.fast.make_step``,
+    which runs pass instead: the captured step on a GPU)."""
+    return PlainStep(model, optimizer, precision, device, scaler, eager)
+
+
 def train(model: PromptedCLIP, train_set, settings: TrainSettings,
           checkpoint_path: str | Path | None = None, progress: bool = True,
-          on_epoch=None) -> dict:
+          on_epoch=None, step_factory=plain_step) -> dict:
     """Train ``model.prompt_learner`` on ``train_set`` (a dataset of (image, label)).
 
     After every epoch the learner, optimiser and random states are written atomically to
     ``checkpoint_path``; if that file exists, training resumes after its epoch and gives the same
     result as an uninterrupted run. Returns {"losses": mean loss per epoch, "lrs": lr per epoch,
     "seconds": training wall time}. ``on_epoch(epoch, epochs)``, if given, is called after each
-    epoch's checkpoint (runs use it to heartbeat their claim).
+    epoch's checkpoint (runs use it to heartbeat their claim). ``step_factory(model, optimizer,
+    precision, device, scaler, eager=train_step, log=...) -> step`` builds the per-batch step
+    (:func:`plain_step`; runs pass ``cocoop_lib.fast.make_step``).
     """
     device, precision = settings.device, settings.precision
     params = [p for p in model.prompt_learner.parameters() if p.requires_grad]
@@ -158,9 +181,9 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         history = state["history"]
         start_epoch = state["epoch"] + 1
     model.prompt_learner.train()
-    # the per-batch step: captured and replayed on CUDA, else the eager train_step above
-    step = make_step(model, optimizer, precision, device, scaler, eager=train_step,
-                     log=(lambda line: print(line, file=sys.stderr)) if progress else None)
+    # the per-batch step (runs: captured and replayed on CUDA, else the eager train_step above)
+    step = step_factory(model, optimizer, precision, device, scaler, eager=train_step,
+                        log=(lambda line: print(line, file=sys.stderr)) if progress else None)
     history["training_path"] = step.description      # which step ran is part of the record
     for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()

@@ -21,7 +21,8 @@ from benchmarks.faithful import (FaithfulTextEncoder, faithful_evaluate, faithfu
                                  faithful_train_step)
 from cocoop_lib.evaluation import accuracy_from_features  # noqa: E402
 from cocoop_lib.fast import plan_calls  # noqa: E402
-from cocoop_lib.model import PromptedCLIP, shared_prefix_rows  # noqa: E402
+from cocoop_lib.fast import shared_prefix_rows  # noqa: E402
+from cocoop_lib.model import PromptedCLIP  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
 from cocoop_lib.text_encoder import eot_positions, tokenize  # noqa: E402
 from cocoop_lib.training import TrainSettings, train, train_step  # noqa: E402
@@ -84,14 +85,14 @@ def test_same_logits_and_gradients_as_the_faithful_port(tiny_backbone, method, e
 
 def _spy_calls(model):
     """Record (prefix shape, suffix shape after the cut) of every shared-prefix encoder call."""
-    calls, original = [], model.text_encoder.forward_shared_prefix
+    calls, original = [], model.prompt_encoder.forward_shared_prefix
 
     def spy(prefix, suffix, eot, length=None):
         assert length in (None, int(eot.max()) + 1)
         calls.append((tuple(prefix.shape), (*suffix.shape[:2], int(eot.max()) + 1 - prefix.shape[1])))
         return original(prefix, suffix, eot, length)
 
-    model.text_encoder.forward_shared_prefix = spy
+    model.prompt_encoder.forward_shared_prefix = spy
     return calls
 
 

@@ -4,10 +4,11 @@ Same call as :class:`cocoop_lib.prompt_encoders.PlainPromptEncoder`; the same lo
 up to float rounding (tests/test_faithful.py runs on both). The switches are fields:
 
 * ``share_prefix``: rows shared by all classes (SOS + context) once per image
-  (:meth:`PromptTextEncoder.forward_shared_prefix`);
+  (:func:`.shared_prefix.forward_shared_prefix`);
 * ``length_buckets`` / ``min_bucket_prompts``: classes of similar prompt length in separate calls,
   each cut to its own longest EOT (:func:`plan_calls`);
-* ``max_prompts``: conditional learners hand over at most this many (image, class) prompts at once;
+* ``max_prompts``: a conditional learner builds at most this many (image, class) prompts at once
+  (image groups), so evaluation memory is bounded for any test batch and class count;
 * ``class_chunk``: at most this many classes per call, under activation checkpointing in training.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..text_encoder import PromptTextEncoder
 from .plan import plan_calls
+from .shared_prefix import forward_shared_prefix, shared_prefix_rows
 
 
 @dataclass(eq=False)
@@ -34,7 +36,12 @@ class FastPromptEncoder:
     _cache: dict = field(default_factory=dict, repr=False)
 
     def image_groups(self, n_images: int, n_cls: int) -> int:
+        """Images whose prompts one call builds and encodes (at most ``max_prompts`` prompts)."""
         return max(1, self.max_prompts // n_cls)
+
+    def forward_shared_prefix(self, prefix, suffix, eot, length=None):
+        """:func:`.shared_prefix.forward_shared_prefix` over this encoder's text tower."""
+        return forward_shared_prefix(self.text_encoder, prefix, suffix, eot, length)
 
     def plan(self, eot: torch.Tensor, groups: int, chunk: int):
         """:func:`plan_calls` for ``eot``, on its device, cached per EOT buffer (the learner
@@ -58,10 +65,20 @@ class FastPromptEncoder:
         flat = prompts.reshape(-1, *prompts.shape[2:])                # (G*K, L, D)
         return self.text_encoder(flat, eot.repeat(groups)).view(groups, per_group, -1)
 
-    def __call__(self, prompts: torch.Tensor, eot: torch.Tensor, shared_prefix: int = 0):
-        if prompts.dim() == 3:                                         # (C, L, D): CoOp, zero-shot
-            return self._encode(prompts[None], eot, len(eot), shared_prefix)[0]
-        return self._encode(prompts, eot, self.class_chunk or len(eot), shared_prefix)
+    def __call__(self, learner, image_features: torch.Tensor | None = None) -> torch.Tensor:
+        """Text features of ``learner``'s prompts: (C, E), or (B, C, E) for a conditional learner
+        (its prompts built for :meth:`image_groups` images at a time); not normalised."""
+        prefix = shared_prefix_rows(learner)
+        if not getattr(learner, "conditional", False):
+            prompts, eot = learner(image_features)                     # (C, L, D), (C,)
+            return self._encode(prompts[None], eot, len(eot), prefix)[0]
+        n_cls = len(learner.classnames)
+        group = self.image_groups(image_features.shape[0], n_cls)
+        feats = []
+        for start in range(0, image_features.shape[0], group):
+            prompts, eot = learner(image_features[start:start + group])  # (b, C, L, D)
+            feats.append(self._encode(prompts, eot, self.class_chunk or len(eot), prefix))
+        return torch.cat(feats)                                        # (B, C, E)
 
     def _encode(self, prompts, eot, chunk, prefix_len):
         """Text features (G, C, E) of prompts (G, C, L, D), at most ``chunk`` classes per call."""
@@ -75,7 +92,7 @@ class FastPromptEncoder:
         for classes, e, length in calls:
             p = prompts if classes is None else prompts[:, classes]     # (G, c, L, D)
             if prefix_len:
-                fn = partial(self.text_encoder.forward_shared_prefix, length=length)
+                fn = partial(self.forward_shared_prefix, length=length)
                 # prefix (G, P, D), suffix (G, c, S, D)
                 args = (prompts[:, 0, :prefix_len], p[:, :, prefix_len:length], e)
             else:
