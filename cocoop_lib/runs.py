@@ -6,214 +6,39 @@
 
 A run whose record exists is skipped (its record is returned); an interrupted run resumes from its
 last epoch checkpoint. Runs on the same test images share cached image features.
+
+This module holds the reuse rule (:func:`find_record`), :func:`run` and :func:`run_many`; the
+config and its checks are :mod:`.run_config`, loading a trained model and the feature cache
+:mod:`.trained`, the console log :mod:`.run_log` (all re-exported here: ``cocoop_lib.runs`` is
+the one import of the notebooks, scripts and tests).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import json
-import os
 import resource
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from . import claims
-from .backbone import DEFAULT_BACKBONE, Backbone, image_transforms, load_backbone
-from .datasets import ImageDataset, get_spec, require_images, sample_few_shot, subsample_classes
+from .backbone import image_transforms
+from .datasets import ImageDataset, require_images, sample_few_shot, subsample_classes
+from .evaluation import accuracy_from_features, harmonic_mean
+from .fast import make_step
 from .identity import (backbone_sha256, checkpoint_file, data_identity, image_sha256s,  # noqa: F401
                        load_run_dataset, record_identity, run_data, run_identity, stale_reason)
-from .evaluation import accuracy_from_features, features_key, harmonic_mean, image_features
 from .model import PromptedCLIP
-from .precision import resolve_precision, weight_dtype
-from .presets import epochs_for, get_recipe, lr_for
-from .prompt_learners import METHODS, build_prompt_learner, count_trainable
-from .errors import RecordError
-from .fast import make_step
+from .presets import get_recipe
+from .prompt_learners import build_prompt_learner, count_trainable
 from .records import provenance, read_record, remove_leftover_tmps, write_json_atomic
+from .run_config import (CPU_THREADS, SUBSETS, RunConfig, check_device,  # noqa: F401
+                         check_output_dir, fixed_cpu_threads)
+from .run_log import PrintRunLog, run_line, run_summary  # noqa: F401
 from .shipped import available as shipped_available, shipped_record, take_shipped
-from .training import TrainSettings, load_checkpoint, set_seed, train
-
-SUBSETS = ("base", "new", "all", "val")  # val: the few-shot val draw of the training classes
-
-# A CPU run trains and evaluates with this many torch threads, whatever the process has: float32
-# sums depend on the thread count, and over the paper's 200 epochs the difference grows into other
-# predictions (MiniFashion CoOp seed 1: 0.4 points between 1 and 2 threads). With one fixed count a
-# record is the same from every entry point (sweep workers, notebooks, the CLI, the tests).
-CPU_THREADS = 1
-
-
-@contextlib.contextmanager
-def fixed_cpu_threads(device: str):
-    """Run the body with :data:`CPU_THREADS` torch threads on the CPU (no change on a GPU)."""
-    if device != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(CPU_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@dataclass
-class RunConfig:
-    """Everything that defines one run. ``None`` means "from the recipe".
-
-    Attributes:
-        dataset: training dataset (e.g. "OxfordPets", "MiniGlyphs").
-        method: "zeroshot", "coop" or "cocoop".
-        seed: seeds python/numpy/torch before the data is built (fixes the few-shot draw too).
-        shots: training images per class (val gets min(shots, 4)).
-        epochs, batch_size, lr: optimisation; None takes the recipe's value for the method
-            (the lr also depends on whether the context starts from words or at random).
-        n_ctx, ctx_init: number of context vectors and the words that initialise them
-            (ctx_init "" or None: random N(0, 0.02) vectors).
-        train_classes: "base" (base-to-new) or "all" (cross-dataset / domain generalisation).
-        eval_on: "Dataset:subset" targets; empty: base and new (or all) of ``dataset``.
-        recipe: "paper", "mini" or "auto" (mini for the mini CLIP).
-        backbone: "mini", a hub id ("openai/clip-vit-base-patch16") or a folder.
-        data_root: folder holding the real datasets; None for the bundled mini world.
-        output_dir: records/, checkpoints/ and features/ go here.
-        device: "auto" (cuda when available), "cpu", "cuda", ...
-        precision: "auto", "fp32", "bf16", "fp16" or "fp16-pure" (the official mode).
-        class_chunk: the fast encoder's memory bound, at most this many classes per text-encoder
-            call (None: all). It stays part of the run name: a chunked call gives the same logits
-            to float rounding, not guaranteed bit for bit (every shipped record has None).
-    """
-
-    dataset: str = "MiniGlyphs"
-    method: str = "cocoop"
-    seed: int = 1
-    shots: int | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    n_ctx: int | None = None
-    ctx_init: str | None = None
-    class_token_position: str = "end"
-    csc: bool = False
-    train_classes: str = "base"
-    eval_on: tuple = ()
-    recipe: str = "auto"
-    backbone: str = DEFAULT_BACKBONE
-    data_root: str | None = None
-    output_dir: str = "outputs"
-    device: str = "auto"
-    precision: str = "auto"
-    class_chunk: int | None = None
-    tag: str = ""
-
-    def resolved(self) -> "RunConfig":
-        """A copy with every None/auto filled in from the recipe and validated."""
-        c = dataclasses.replace(self)
-        if c.method not in METHODS:
-            raise ValueError(f"Unknown method {c.method!r}; choose one of {', '.join(METHODS)}.")
-        c.dataset = get_spec(c.dataset).name
-        if not isinstance(c.seed, int) or c.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {c.seed!r}.")
-        if c.train_classes not in ("base", "all"):
-            raise ValueError(f"train_classes must be 'base' or 'all', got {c.train_classes!r}.")
-        recipe = get_recipe(c.recipe, c.backbone)
-        c.recipe = recipe.name
-        c.shots = recipe.shots if c.shots is None else c.shots
-        if not isinstance(c.shots, int) or c.shots <= 0:
-            raise ValueError(f"shots must be a positive integer (images per class), got {c.shots!r}.")
-        if c.method == "zeroshot":
-            c.epochs, c.batch_size, c.lr, c.n_ctx, c.ctx_init = 0, 0, 0.0, 0, ""
-        else:
-            c.epochs = epochs_for(recipe, c.method, c.dataset) if c.epochs is None else c.epochs
-            c.batch_size = recipe.batch_size[c.method] if c.batch_size is None else c.batch_size
-            c.ctx_init = recipe.ctx_init if c.ctx_init is None else c.ctx_init
-            c.lr = lr_for(recipe, c.method, random_ctx=not c.ctx_init) if c.lr is None else c.lr
-            if c.n_ctx is None:
-                c.n_ctx = None if c.ctx_init else recipe.n_ctx
-            for name in ("epochs", "batch_size"):
-                if getattr(c, name) < 1:
-                    raise ValueError(f"{name} must be >= 1 for {c.method}, got {getattr(c, name)}.")
-        if not c.eval_on:
-            c.eval_on = ((f"{c.dataset}:base", f"{c.dataset}:new") if c.train_classes == "base"
-                         else (f"{c.dataset}:all",))
-        targets = []
-        for target in c.eval_on:
-            ds, _, subset = target.partition(":")
-            subset = subset or "all"
-            if subset not in SUBSETS:
-                raise ValueError(f"Evaluation target {target!r}: subset must be one of {SUBSETS}.")
-            if subset == "val" and get_spec(ds).name != c.dataset:
-                raise ValueError(f"Evaluation target {target!r}: 'val' is the few-shot validation "
-                                 f"draw of the training dataset, so only {c.dataset}:val exists.")
-            targets.append(f"{get_spec(ds).name}:{subset}")
-        c.eval_on = tuple(targets)
-        if c.class_chunk is not None and (isinstance(c.class_chunk, bool)
-                                          or not isinstance(c.class_chunk, int) or c.class_chunk < 1):
-            raise ValueError(f"class_chunk must be a positive integer (classes per text-encoder "
-                             f"call) or None (all classes at once), got {c.class_chunk!r}.")
-        c.device = check_device(c.device)
-        c.precision = resolve_precision(c.precision, c.device)
-        return c
-
-    def run_name(self) -> str:
-        """Readable, unique name of a resolved config (what the record file is called)."""
-        keys = {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in ("output_dir", "device", "data_root", "tag")}
-        digest = hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:8]
-        tag = f"-{self.tag}" if self.tag else ""
-        return f"{self.dataset}-{self.method}-{self.train_classes}-seed{self.seed}{tag}-{digest}"
-
-
-def check_device(device: str) -> str:
-    """``device`` resolved ("auto" -> "cuda" when a GPU is visible, else "cpu") and checked.
-
-    Raises ValueError naming the device and what is accepted (shared by the CLI, ``RunConfig``
-    and the notebooks' parameter check).
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not isinstance(device, str) or not (device in ("cpu", "mps") or device == "cuda"
-                                           or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise ValueError(f"device {device!r} is not valid: use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} is not valid: no CUDA GPU is visible here; use "
-                             "'auto' or 'cpu'.")
-        index = int(device[5:]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} is not valid: only {torch.cuda.device_count()} "
-                             "CUDA GPU(s) are visible.")
-    return device
-
-
-def check_output_dir(output_dir: str | Path) -> Path:
-    """Create ``output_dir`` or raise ValueError saying why it cannot be
-    used, before any work is done."""
-    out = Path(output_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output_dir {out} is a file, not a folder; choose a folder for records, "
-                         "checkpoints and caches (--output-dir).")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"output_dir {out} cannot be created ({err.strerror or err}); choose a "
-                         "writable folder (--output-dir).") from None
-    if not os.access(out, os.W_OK):
-        raise ValueError(f"output_dir {out} is not writable; choose a writable folder (--output-dir).")
-    return out
-
-
-_BACKBONES: dict[tuple, Backbone] = {}
-
-
-def get_backbone(source: str, device: str, precision: str) -> Backbone:
-    """Load a backbone once per process (runs in one notebook share it)."""
-    key = (source, device, weight_dtype(precision))
-    if key not in _BACKBONES:
-        _BACKBONES[key] = load_backbone(source, device=device, dtype=weight_dtype(precision))
-    return _BACKBONES[key]
+from .trained import cached_test_features, get_backbone, load_trained  # noqa: F401
+from .training import TrainSettings, set_seed, train
 
 
 def record_path(config: RunConfig) -> Path:
@@ -389,52 +214,8 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
     return record
 
 
-class PrintRunLog:
-    """The per-run log of :func:`run_many` as plain lines on stdout (scripts, tests, the CLI).
-
-    A log has three calls: ``log = RunLog(total)``, ``log.run(i, line)`` after each run,
-    ``log.done(counts)`` at the end (counts: runs, shipped, reused, trained, seconds).
-    :class:`cocoop_lib.display.NotebookRunLog` is the same log for a notebook page (a summary,
-    the per-run lines folded away); ``cocoop_lib.notebook`` makes it the default there."""
-
-    def __init__(self, total: int):
-        self.total = total
-
-    def run(self, i: int, line: str) -> None:
-        print(f"[{i}/{self.total}] {line}", flush=True)
-
-    def done(self, counts: dict) -> None:
-        print(run_summary(counts), flush=True)
-
-
 # the log run_many writes when none is given (cocoop_lib.notebook sets a notebook's)
 RUN_LOG = PrintRunLog
-
-
-def run_summary(counts: dict) -> str:
-    """The one-line summary of a :func:`run_many` call, e.g. "54 runs (0 new, 54 reused, 54 of
-    them shipped with the repository (...)) in 3 s"."""
-    shipped = (f", {counts['shipped']} of them shipped with the repository (set "
-               "COCOOP_SHIPPED_RUNS=0 to train them here)") if counts["shipped"] else ""
-    return (f"{counts['runs']} runs ({counts['trained']} new, "
-            f"{counts['runs'] - counts['trained']} reused{shipped}) in {counts['seconds']:.0f} s")
-
-
-def run_line(record: dict, found: bool) -> str:
-    """One run's line of the log: dataset, method, n_ctx, seed, metrics, and where it came from."""
-    rc = record["config"]
-    order = {"base": 0, "new": 1, "H": 2, "all": 0}
-    own = rc["dataset"] + ":"
-    items = sorted(record["metrics"].items(), key=lambda kv: (
-        not kv[0].startswith(own), order.get(kv[0].split(":")[-1], 3)))
-    metrics = "  ".join(f"{k.split(':', 1)[1] if k.startswith(own) else k} {v:.1f}"
-                        for k, v in items)
-    if found:
-        how = "shipped record" if record.get("shipped_from") else "reused"
-    else:
-        how = f"{record['seconds']['total']:.0f} s"
-    return (f"{rc['dataset']} {rc['method']} n_ctx={record['n_ctx']} seed {rc['seed']}: "
-            f"{metrics}  ({how})")
 
 
 def run_many(configs, *, verbose: bool = True, log=None) -> list[dict]:
@@ -460,51 +241,3 @@ def run_many(configs, *, verbose: bool = True, log=None) -> list[dict]:
                   "reused": len(records) - n_trained - n_shipped,
                   "seconds": time.perf_counter() - t0})
     return records
-
-
-def cached_test_features(config, model, items, *, transform=None, batch_size: int = 100,
-                         desc: str = "image features"):
-    """Image features and labels of ``items`` under the test transform, from the cache the runs
-    share (``<output_dir>/features``; an unreadable cache file is rebuilt): ((N, E) float32, (N,))."""
-    c = config.resolved() if hasattr(config, "resolved") else config
-    backbone = model.backbone
-    if transform is None:
-        _, transform = image_transforms(backbone.image_size)
-    paths = [d.impath for d in items]
-    key = features_key(backbone.weights_sha256, paths, transform, c.precision,
-                       image_sha256s=image_sha256s(paths), labels=[d.label for d in items])
-    with fixed_cpu_threads(c.device):   # the cache is shared with runs: the same numbers as theirs
-        return image_features(model, ImageDataset(items, transform), batch_size=batch_size,
-                              device=c.device, precision=c.precision,
-                              cache_dir=Path(c.output_dir) / "features", cache_key=key, desc=desc)
-
-
-def load_trained(record: dict):
-    """Rebuild a finished run's model: (PromptedCLIP with the learned prompts, its training split).
-
-    The learner is rebuilt for the run's training classes and loaded from the run's checkpoint
-    (:func:`checkpoint_file`, the name ``run`` wrote it under).
-    """
-    c = RunConfig(**{k: tuple(v) if k == "eval_on" else v for k, v in record["config"].items()})
-    backbone = get_backbone(c.backbone, c.device, c.precision)
-    splits = load_run_dataset(c.dataset, c.data_root)
-    few = sample_few_shot(splits, c.shots, c.seed, cache_dir=str(Path(c.output_dir) / "fewshot"))
-    part = subsample_classes(few, c.train_classes)
-    learner = build_prompt_learner(c.method, backbone, part.classnames, template=splits.template,
-                                   n_ctx=c.n_ctx, ctx_init=c.ctx_init,
-                                   class_token_position=c.class_token_position, csc=c.csc)
-    if c.method != "zeroshot":
-        folder = Path(c.output_dir) / "checkpoints"
-        sha = record["backbone"]["weights_sha256"]
-        candidates = [folder / f"{record['name']}-{sha[:8]}.pt", folder / f"{record['name']}.pt"]
-        if "data_identity" in record:
-            candidates.insert(0, checkpoint_file(c.output_dir, record["name"], record_identity(record)))
-        ckpt = next((p for p in candidates if p.exists()), candidates[0])
-        if not ckpt.exists():
-            shipped = (" (the record came with the repository, whose shipped runs carry checkpoints "
-                       "only for chapter 1's runs)" if record.get("shipped_from") else "")
-            raise RecordError(f"checkpoint {ckpt} of record {record['name']} is missing{shipped}; "
-                              "run it again with force=True (--force) to rebuild it")
-        learner.load_state_dict(load_checkpoint(ckpt)["learner"])
-    learner.eval()
-    return PromptedCLIP(backbone, learner, class_chunk=c.class_chunk), part
