@@ -17,6 +17,9 @@ O_EXCL. The run itself resumes from its epoch checkpoint, so taking over loses a
     if claim is None: ...                       # someone else is training it
     with claim:                                 # released on exit, also on an exception
         train(..., on_epoch=claim.heartbeat)
+
+Over 300 lines on purpose: creation, heartbeat, staleness, takeover and the wait are one protocol
+over one file format, and each step's reasoning about races reads best beside the others.
 """
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ per-dataset means and H(mean base, mean new)
 A variant is carried as columns (``method_id``, ``n_ctx``, ``ctx_init``); the display name
 (``method`` in Table 1, ``variant`` in the ablation) is derived from them last. Every function
 takes run records and reads no files; pandas only (no plotting, no styling).
+
+Over 300 lines on purpose: every table is built from the same records frame and variant columns
+(:func:`records_frame`, ``VARIANT``) and the same paper join, so the tables read as one set.
 """
 from __future__ import annotations
 
