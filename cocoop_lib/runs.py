@@ -7,7 +7,7 @@
 A run whose record exists is skipped (its record is returned); an interrupted run resumes from its
 last epoch checkpoint. Runs on the same test images share cached image features.
 
-This module holds the reuse rule (:func:`find_record`), :func:`run` and :func:`run_many`; the
+This module holds the reuse rule (:func:`find`, :func:`find_record`), :func:`run` and :func:`run_many`; the
 config and its checks are :mod:`.run_config`, loading a trained model and the feature cache
 :mod:`.trained`, the console log :mod:`.run_log` (all re-exported here: ``cocoop_lib.runs`` is
 the one import of the notebooks, scripts and tests).
@@ -41,33 +41,52 @@ from .trained import cached_test_features, get_backbone, load_trained  # noqa: F
 from .training import TrainSettings, set_seed, train
 
 
+def _record_file(output_dir: str | Path, name: str) -> Path:
+    """Where run ``name``'s record lives in ``output_dir`` (the one place this path is written)."""
+    return Path(output_dir) / "records" / f"{name}.json"
+
+
 def record_path(config: RunConfig) -> Path:
     c = config.resolved()
-    return Path(c.output_dir) / "records" / f"{c.run_name()}.json"
+    return _record_file(c.output_dir, c.run_name())
 
 
-def find_record(config: RunConfig) -> dict | None:
-    """THE rule for reusing a record: the record of ``config`` if it exists (in its output_dir, or
-    else shipped with the repository: :mod:`cocoop_lib.shipped`), is readable, and was made with
-    the same weights, data (split file and image list) and recipe; else None.
+def _find(c: RunConfig, identity: dict | None = None) -> tuple[dict | None, str | None]:
+    """:func:`find` for a resolved config and its identity (None: computed only where a record
+    is there to compare it with, so a run without one reads no data here)."""
+    path = _record_file(c.output_dir, c.run_name())
+    if path.exists():
+        record = read_record(path)
+        same = stale_reason(record, identity or run_identity(c)) is None
+        return (record, "output_dir") if same else (None, None)
+    name = c.run_name()      # the repository's shipped record, if it has this run (shipped.py)
+    if not shipped_available(name):
+        return None, None
+    record = shipped_record(name, identity or run_identity(c), data_root=c.data_root)
+    return (record, "shipped") if record is not None else (None, None)
+
+
+def find(config: RunConfig) -> tuple[dict | None, str | None]:
+    """THE rule for reusing a record: ``(record, source)`` for the record of ``config`` if it
+    exists (source ``"output_dir"``; or else ``"shipped"``, with the repository:
+    :mod:`cocoop_lib.shipped`), is readable, and was made with the same weights, data (split file
+    and image list) and recipe; else ``(None, None)``.
 
     A damaged record raises :class:`~cocoop_lib.errors.RecordError` naming the file and the fix.
     """
-    c = config.resolved()
-    path = Path(c.output_dir) / "records" / f"{c.run_name()}.json"
-    if not path.exists():   # the repository's shipped record, if it has this run (shipped.py)
-        name = c.run_name()
-        return (shipped_record(name, run_identity(c), data_root=c.data_root)
-                if shipped_available(name) else None)
-    record = read_record(path)
-    return record if stale_reason(record, run_identity(c)) is None else None
+    return _find(config.resolved())
+
+
+def find_record(config: RunConfig) -> dict | None:
+    """The record :func:`find` accepts for ``config``, or None."""
+    return find(config)[0]
 
 
 def _clear_derived(out: Path, name: str) -> None:
     """``force``: remove the run's record and every checkpoint of its name. Feature and few-shot
     caches are shared by other runs and checked on reading (an unreadable one is rebuilt), so they
     stay."""
-    (out / "records" / f"{name}.json").unlink(missing_ok=True)
+    _record_file(out, name).unlink(missing_ok=True)
     for ckpt in (out / "checkpoints").glob(f"{name}-*.pt"):
         ckpt.unlink(missing_ok=True)
     (out / "checkpoints" / f"{name}.pt").unlink(missing_ok=True)
@@ -87,7 +106,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
     c = config.resolved()
     name = c.run_name()
     out = check_output_dir(c.output_dir)
-    rec_path = out / "records" / f"{name}.json"
+    rec_path = _record_file(out, name)
     data = run_data(c)
     identity = run_identity(c, data, refresh=force)   # force: every image file is read again
     ckpt_path = checkpoint_file(out, name, identity)
@@ -100,15 +119,14 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
         return record if stale_reason(record, identity) is None else None
 
     if not force:
-        record = finished()
-        if record is not None:
+        record, source = _find(c, identity)
+        if source == "output_dir":
             return record
         if rec_path.exists():
             print(f"recomputing {rec_path}: {stale_reason(read_record(rec_path), identity)}",
                   flush=True)
-        else:
-            record = take_shipped(name, identity, rec_path,   # the repository's record, if it has it
-                                  data_root=c.data_root)
+        elif source == "shipped":   # the repository's record, copied into the output dir
+            record = take_shipped(name, identity, rec_path, data_root=c.data_root)
             if record is not None:
                 return record
     claim = claims.acquire(out, name, wait=wait, finished=None if force else finished)
@@ -228,7 +246,7 @@ def run_many(configs, *, verbose: bool = True, log=None) -> list[dict]:
     t0 = time.perf_counter()
     out = (log or RUN_LOG)(len(configs)) if verbose else None
     for i, config in enumerate(configs, 1):
-        found = find_record(config)
+        found, _ = find(config)
         record = run(config, progress=False)
         record["_reused"] = found is not None
         records.append(record)

@@ -50,13 +50,10 @@ def failed_path(config) -> Path:
 
 
 def finished_record(config) -> dict | None:
-    """The run's reusable record (``runs.find_record`` when the library has it)."""
-    from . import runs
+    """The run's reusable record (:func:`runs.find_record`)."""
+    from .runs import find_record
 
-    find = getattr(runs, "find_record", None)
-    if find is None:
-        from .notebook import usable_record as find
-    return find(config)
+    return find_record(config)
 
 
 def work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print,

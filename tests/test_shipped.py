@@ -7,7 +7,7 @@ import pytest
 from cocoop_lib import runs, shipped, shipped_check
 from cocoop_lib.experiments import BOOK_EXPERIMENTS, plan
 from cocoop_lib.parameters import check_parameters
-from cocoop_lib.runs import RunConfig, find_record, run, run_many
+from cocoop_lib.runs import RunConfig, find, find_record, run, run_many
 
 
 def _mini(output_dir, **kw):
@@ -50,6 +50,21 @@ def test_shipped_record_is_copied_instead_of_training(tmp_path, monkeypatch, cap
     from cocoop_lib.errors import RecordError
     with pytest.raises(RecordError, match="shipped runs carry checkpoints only for chapter 1"):
         runs.load_trained(record)
+
+
+def test_one_store_says_where_a_record_comes_from(tmp_path, monkeypatch):
+    """runs.find: the shipped record until a run copies it, then the output dir's; nothing when
+    shipped runs are switched off and the output dir has none."""
+    monkeypatch.setenv(shipped.ENV, "1")
+    _no_training(monkeypatch)
+    config = _mini(tmp_path)
+    record, source = find(config)
+    assert source == "shipped" and record["shipped_from"] and find_record(config) == record
+    run(config, progress=False)
+    record, source = find(config)
+    assert source == "output_dir" and record["config"]["output_dir"] == str(tmp_path)
+    monkeypatch.setenv(shipped.ENV, "0")
+    assert find(_mini(tmp_path / "other")) == (None, None)
 
 
 def test_chapter_one_models_load_from_shipped_checkpoints(tmp_path, monkeypatch):
