@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import claims
+from . import run_locks
 from .backbone import image_transforms
 from .datasets import ImageDataset, require_images, sample_few_shot, subsample_classes
 from .evaluation import accuracy_from_features, harmonic_mean
@@ -101,7 +101,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
 
     Training and evaluation happen while holding the run's claim (``<output_dir>/claims/``), so
     two processes never train one run: if a live process holds it, ``wait=True`` waits for it and
-    returns its record, ``wait=False`` raises :class:`~cocoop_lib.claims.RunClaimed`.
+    returns its record, ``wait=False`` raises :class:`~cocoop_lib.run_locks.RunClaimed`.
     """
     c = config.resolved()
     name = c.run_name()
@@ -129,7 +129,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
             record = take_shipped(name, identity, rec_path, data_root=c.data_root)
             if record is not None:
                 return record
-    claim = claims.acquire(out, name, wait=wait, finished=None if force else finished)
+    claim = run_locks.acquire(out, name, wait=wait, finished=None if force else finished)
     if isinstance(claim, dict):  # another process finished it meanwhile
         return claim
     with claim, fixed_cpu_threads(c.device):
@@ -143,7 +143,7 @@ def run(config: RunConfig, force: bool = False, progress: bool = True, wait: boo
 
 
 def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt_path: Path,
-                        data: dict, identity: dict, progress: bool, claim: claims.Claim) -> dict:
+                        data: dict, identity: dict, progress: bool, claim: run_locks.Claim) -> dict:
     """The run itself (under its claim): train if needed, evaluate, write the record."""
     t_start = time.perf_counter()
     if c.device.startswith("cuda"):

@@ -2,8 +2,8 @@
 
 A plan is a JSON file (``write_plan``) listing RunConfigs, most expensive first. Any number of
 workers -- local processes, SLURM jobs, a notebook -- can work through one plan on one output dir
-at the same time: each run is trained by whoever claims it first (:mod:`cocoop_lib.claims`), a run
-with a live claim is skipped and come back to, and a failed run is recorded in
+at the same time: each run is trained by whoever claims it first (:mod:`cocoop_lib.run_locks`), a
+run with a live claim is skipped and come back to, and a failed run is recorded in
 ``<output_dir>/failed/<run>.json`` and not retried until ``retry_failed``.
 
     python -m cocoop_lib.workers PLAN.json --worker w0 [--threads 1]
@@ -20,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import claims
+from . import run_locks
 from .records import write_json_atomic
 
 
@@ -74,7 +74,7 @@ def _work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print
     """
     from .runs import run
 
-    worker = os.environ.get(claims.WORKER_ENV) or f"{platform.node()}:{os.getpid()}"
+    worker = os.environ.get(run_locks.WORKER_ENV) or f"{platform.node()}:{os.getpid()}"
     pending = list(configs)
     counts = {"trained": 0, "reused": 0, "failed": 0}
     if retry_failed:
@@ -100,12 +100,12 @@ def _work(configs, *, retry_failed: bool = False, poll_s: float = 5.0, log=print
                 out = Path(config.resolved().output_dir)
                 started = _started_here(out, name)
                 record = run(config, progress=False, wait=False)
-            except claims.RunClaimed:
+            except run_locks.RunClaimed:
                 continue                                   # someone else trains it; come back
             except Exception as e:                          # noqa: BLE001 - recorded, not lost
                 write_json_atomic(fail, {"run": name, "worker": worker, "error": f"{type(e).__name__}: {e}",
                                          "traceback": traceback.format_exc(),
-                                         "utc": claims._now()})
+                                         "utc": run_locks._now()})
                 log(f"[{worker}] FAILED {name}: {type(e).__name__}: {e} (details: {fail}); once "
                     "fixed, run the sweep again with --retry-failed (failed runs are skipped "
                     "without it)")
@@ -133,7 +133,7 @@ def _started_here(output_dir: Path, name: str) -> int:
     pid, host = os.getpid(), platform.node()
     try:
         return sum(e.get("event") == "run" and e.get("run") == name and e.get("pid") == pid
-                   and e.get("host") == host for e in claims.read_log(output_dir))
+                   and e.get("host") == host for e in run_locks.read_log(output_dir))
     except (OSError, ValueError):
         return -1                                           # unreadable log: count it as trained
 
@@ -141,7 +141,7 @@ def _started_here(output_dir: Path, name: str) -> int:
 def work_plan(plan_path: str, worker: str, retry_failed: bool = False, threads: int | None = None,
               poll_s: float = 5.0) -> dict:
     """One worker on a plan file (the function local processes and SLURM jobs run)."""
-    os.environ[claims.WORKER_ENV] = worker
+    os.environ[run_locks.WORKER_ENV] = worker
     if threads:
         import torch
         torch.set_num_threads(threads)

@@ -103,13 +103,13 @@ def _done(configs) -> tuple[list, dict]:
 
 def derived_files(config) -> list[Path]:
     """Every file derived from one run: record, checkpoints, claim, failed marker."""
-    from cocoop_lib import claims
+    from cocoop_lib import run_locks
     from cocoop_lib.runs import record_path
     from cocoop_lib.workers import failed_path
 
     c = config.resolved()
     out, name = Path(c.output_dir), c.run_name()
-    files = [record_path(c), claims.claim_path(out, name), failed_path(c)]
+    files = [record_path(c), run_locks.claim_path(out, name), failed_path(c)]
     files += sorted((out / "checkpoints").glob(f"{name}-*.pt"))
     files += sorted((out / "checkpoints").glob(f"{name}.pt"))
     return files
@@ -119,12 +119,12 @@ def status(configs, out: Path, workers_hint: int | None = None) -> str:
     """Done / claimed (by whom, since when, epoch) / failed / to do, and an ETA."""
     import json
 
-    from cocoop_lib import claims
+    from cocoop_lib import run_locks
     from cocoop_lib.experiments import run_cost
     from cocoop_lib.workers import failed_path
 
     done, damaged = _done(configs)
-    live = claims.list_claims(out)
+    live = run_locks.list_claims(out)
     lines, rate_num, rate_den, left, n_live = [], 0.0, 0.0, 0.0, 0
     counts = {"done": 0, "claimed": 0, "failed": 0, "to do": 0}
     counts_trained = [0]                       # done runs trained here (not shipped records)
@@ -150,7 +150,7 @@ def status(configs, out: Path, workers_hint: int | None = None) -> str:
             n_live += 1
             frac = (info.get("epoch") or 0) / info["epochs"] if info.get("epochs") else 0.0
             left += cost * (1 - frac)
-            lines.append(f"claimed  {name}: {claims.describe(info)}")
+            lines.append(f"claimed  {name}: {run_locks.describe(info)}")
             continue
         counts["to do"] += 1
         left += cost

@@ -413,7 +413,7 @@ def test_notebook_helpers_are_the_runs_functions(tiny_clip_dir, eurosat_root, tm
 # ============================================================================ issue 24, point 6
 # The 3 Dec trial's cases (docs/reliability.md): each test fails on the code of 2edddfbb.
 
-from cocoop_lib import claims, identity as identity_mod, shipped, workers  # noqa: E402
+from cocoop_lib import identity as identity_mod, run_locks, shipped, workers  # noqa: E402
 from cocoop_lib.datasets.mini import MINI_ROOT  # noqa: E402
 
 SHIPPED_STORE = Path(shipped.SHIPPED_DIR)
@@ -640,7 +640,7 @@ def test_sweep_force_on_an_intact_shipped_run_trains_it(tmp_path, monkeypatch, c
     text = capsys.readouterr().out
     assert "0 already done" in text and "sweep finished" in text
     assert "shipped_from" not in json.loads((out / "records" / f"{ZS_DIGITS}.json").read_text())
-    assert [e["event"] for e in claims.read_log(out)].count("run") == 1
+    assert [e["event"] for e in run_locks.read_log(out)].count("run") == 1
 
 
 def test_run_book_advice_for_a_damaged_shipped_record_works(tmp_path, monkeypatch):
@@ -742,10 +742,10 @@ def test_disk_full_when_a_claim_is_created_leaves_no_claim(tmp_path, monkeypatch
         return real(obj, f, *a, **kw)
     monkeypatch.setattr(records_mod.json, "dump", dump)
     with pytest.raises(DiskFullError, match=r"no space left on device while writing .*claims/r1\.json"):
-        claims.try_claim(tmp_path, "r1")
+        run_locks.try_claim(tmp_path, "r1")
     assert list((tmp_path / "claims").iterdir()) == []                # no 0-byte claim, no .tmp
     monkeypatch.undo()
-    with claims.try_claim(tmp_path, "r1") as claim:                    # space again: claimed at once
+    with run_locks.try_claim(tmp_path, "r1") as claim:                    # space again: claimed at once
         assert claim.held()
 
 
@@ -753,17 +753,17 @@ def test_disk_full_when_a_claim_is_created_leaves_no_claim(tmp_path, monkeypatch
 
 
 def test_waiting_for_another_hosts_claim_says_who_holds_it_and_how_to_stop(tmp_path, capsys):
-    path = claims.claim_path(tmp_path, "r1")
+    path = run_locks.claim_path(tmp_path, "r1")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"owner": "x", "host": "node17", "pid": 1234, "worker": "slurm-w3",
-                                "started": claims._now(), "heartbeat": claims._now(),
+                                "started": run_locks._now(), "heartbeat": run_locks._now(),
                                 "epoch": 5, "epochs": 20}))
     calls = []
 
     def finished():
         calls.append(1)
         return {"name": "r1"} if len(calls) >= 3 else None
-    assert claims.acquire(tmp_path, "r1", finished=finished, poll_s=0.01) == {"name": "r1"}
+    assert run_locks.acquire(tmp_path, "r1", finished=finished, poll_s=0.01) == {"name": "r1"}
     err = capsys.readouterr().err
     assert err.count("waiting for run r1") == 1
     assert "slurm-w3 (pid 1234 on node17" in err and "epoch 5/20" in err
@@ -903,9 +903,9 @@ def test_a_claim_is_created_without_hard_links_too(tmp_path, monkeypatch):
     def no_links(src, dst):
         raise OSError(errno.EPERM, "Operation not permitted")
     monkeypatch.setattr(records_mod.os, "link", no_links)
-    first = claims.try_claim(tmp_path, "r1", heartbeat_s=0)
+    first = run_locks.try_claim(tmp_path, "r1", heartbeat_s=0)
     assert first is not None and first.held()
-    assert claims.try_claim(tmp_path, "r1", heartbeat_s=0) is None      # held by the first
+    assert run_locks.try_claim(tmp_path, "r1", heartbeat_s=0) is None      # held by the first
     assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["r1.json"]
     first.release()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cocoop_lib import claims, experiments, workers
+from cocoop_lib import experiments, run_locks, workers
 from cocoop_lib.notebook import check_parameters
 from cocoop_lib.runs import RunConfig, record_path, run
 
@@ -46,7 +46,7 @@ def records_of(out: Path) -> dict:
 def runs_started(out: Path) -> dict:
     """How many times each run was started under a claim (from the claim log)."""
     counts = {}
-    for e in claims.read_log(out):
+    for e in run_locks.read_log(out):
         if e["event"] == "run":
             counts[e["run"]] = counts.get(e["run"], 0) + 1
     return counts
@@ -71,25 +71,25 @@ def inline_ref(tmp_path_factory):
 
 
 def test_claim_is_exclusive_and_released(tmp_path):
-    first = claims.try_claim(tmp_path, "run-a", heartbeat_s=0)
-    assert first is not None and claims.try_claim(tmp_path, "run-a", heartbeat_s=0) is None
-    info = json.loads(claims.claim_path(tmp_path, "run-a").read_text())
+    first = run_locks.try_claim(tmp_path, "run-a", heartbeat_s=0)
+    assert first is not None and run_locks.try_claim(tmp_path, "run-a", heartbeat_s=0) is None
+    info = json.loads(run_locks.claim_path(tmp_path, "run-a").read_text())
     assert {"owner", "host", "pid", "worker", "started", "heartbeat", "epoch", "epochs"} <= set(info)
     assert info["pid"] == os.getpid()
     first.heartbeat(epoch=3, epochs=10)
-    assert claims.read_claim(claims.claim_path(tmp_path, "run-a"))["epoch"] == 3
+    assert run_locks.read_claim(run_locks.claim_path(tmp_path, "run-a"))["epoch"] == 3
     first.release()
-    assert not claims.claim_path(tmp_path, "run-a").exists()
+    assert not run_locks.claim_path(tmp_path, "run-a").exists()
     with pytest.raises(ZeroDivisionError):   # released on an exception too
-        with claims.try_claim(tmp_path, "run-b", heartbeat_s=0):
+        with run_locks.try_claim(tmp_path, "run-b", heartbeat_s=0):
             1 / 0
-    assert not claims.claim_path(tmp_path, "run-b").exists()
+    assert not run_locks.claim_path(tmp_path, "run-b").exists()
 
 
 def _write_claim(out, name, **info):
-    path = claims.claim_path(out, name)
+    path = run_locks.claim_path(out, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    now = claims._now()
+    now = run_locks._now()
     path.write_text(json.dumps({"owner": "x", "host": platform.node(), "pid": os.getpid(),
                                 "worker": "", "started": now, "heartbeat": now, "epoch": 0,
                                 "epochs": None, **info}))
@@ -102,18 +102,18 @@ def test_stale_claims_are_taken_over_once(tmp_path):
     _write_claim(tmp_path, "live")               # this process: alive
     _write_claim(tmp_path, "far", host="other-node", pid=1, heartbeat="2000-01-01T00:00:00+00:00")
     _write_claim(tmp_path, "far-live", host="other-node", pid=1)
-    assert claims.try_claim(tmp_path, "live", heartbeat_s=0) is None
-    assert claims.try_claim(tmp_path, "far-live", heartbeat_s=0) is None
+    assert run_locks.try_claim(tmp_path, "live", heartbeat_s=0) is None
+    assert run_locks.try_claim(tmp_path, "far-live", heartbeat_s=0) is None
     # eight threads race for each stale claim: exactly one wins each
     for name in ("dead", "far"):
         wins = []
-        threads = [threading.Thread(target=lambda: wins.append(claims.try_claim(tmp_path, name, heartbeat_s=0)))
+        threads = [threading.Thread(target=lambda: wins.append(run_locks.try_claim(tmp_path, name, heartbeat_s=0)))
                    for _ in range(8)]
         [t.start() for t in threads]
         [t.join() for t in threads]
         assert sum(w is not None for w in wins) == 1
-        assert claims.read_claim(claims.claim_path(tmp_path, name))["owner"] != "x"
-    assert [e["run"] for e in claims.read_log(tmp_path) if e["event"] == "takeover"] == ["dead", "far"]
+        assert run_locks.read_claim(run_locks.claim_path(tmp_path, name))["owner"] != "x"
+    assert [e["run"] for e in run_locks.read_log(tmp_path) if e["event"] == "takeover"] == ["dead", "far"]
     assert not list((tmp_path / "claims").glob("*.stale-*"))
 
 
@@ -129,7 +129,7 @@ def test_stale_claim_race_repeated(tmp_path):
 
         def contend():
             try:
-                wins.append(claims.try_claim(tmp_path, name, heartbeat_s=0))
+                wins.append(run_locks.try_claim(tmp_path, name, heartbeat_s=0))
             except Exception as e:            # noqa: BLE001 - a race must not raise either
                 errors.append(e)
         threads = [threading.Thread(target=contend) for _ in range(8)]
@@ -141,8 +141,8 @@ def test_stale_claim_race_repeated(tmp_path):
 def test_run_waits_for_or_refuses_a_live_claim(tmp_path):
     config = RunConfig(dataset="MiniDigits", method="zeroshot", output_dir=str(tmp_path), device="cpu")
     name = config.resolved().run_name()
-    holder = claims.try_claim(tmp_path, name, worker="other", heartbeat_s=0)
-    with pytest.raises(claims.RunClaimed, match="other"):
+    holder = run_locks.try_claim(tmp_path, name, worker="other", heartbeat_s=0)
+    with pytest.raises(run_locks.RunClaimed, match="other"):
         run(config, progress=False, wait=False)
     assert not record_path(config).exists()
 
@@ -185,7 +185,7 @@ def test_local_workers_equal_inline_each_run_once(inline_ref, tmp_path):
     ref = records_of(inline_ref)
     assert len(ref) == 4 and records_of(out) == ref
     assert sorted(runs_started(out).values()) == [1, 1, 1, 1]
-    assert len({e["worker"] for e in claims.read_log(out)}) == 2     # both workers trained
+    assert len({e["worker"] for e in run_locks.read_log(out)}) == 2     # both workers trained
     assert not list((out / "claims").glob("*.json"))          # every claim released
 
 
@@ -216,19 +216,19 @@ def test_killed_worker_is_taken_over_and_resumes(tmp_path):
     w = subprocess.Popen([sys.executable, "-m", "cocoop_lib.workers", str(plan_file), "--worker", "victim"],
                          env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not any(e["event"] == "epoch" and e["epoch"] >= 2 for e in claims.read_log(out)):
+    while not any(e["event"] == "epoch" and e["epoch"] >= 2 for e in run_locks.read_log(out)):
         assert time.time() < deadline and w.poll() is None
         time.sleep(0.05)
     w.send_signal(signal.SIGKILL)
     w.wait()
     ckpt = next((out / "checkpoints").glob("*.pt"))
     reached = torch.load(ckpt, weights_only=False)["epoch"]
-    assert 2 <= reached < 4 and claims.claim_path(out, config.resolved().run_name()).exists()
+    assert 2 <= reached < 4 and run_locks.claim_path(out, config.resolved().run_name()).exists()
     status = sweep(out, "--status", "--datasets", "MiniDigits", "--methods", "coop", "--epochs", "4")
     p = subprocess.run([sys.executable, "-m", "cocoop_lib.workers", str(plan_file), "--worker", "heir"],
                        env=ENV, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    log = claims.read_log(out)
+    log = run_locks.read_log(out)
     assert [e["event"] for e in log if e["worker"] == "heir"][:2] == ["takeover", "run"]
     heir_epochs = [e["epoch"] for e in log if e["event"] == "epoch" and e["worker"] == "heir"]
     assert heir_epochs == list(range(reached + 1, 5))          # resumed, not restarted
@@ -276,7 +276,7 @@ def test_status_force_and_damaged_record(inline_ref, tmp_path):
     st = sweep(out, "--status").stdout
     assert "1 claimed" in st and "gpu-node-3" in st and "ETA" in st
     assert f"damaged record {damaged}" in st and "--force" in st
-    claims.claim_path(out, coop.stem).unlink()
+    run_locks.claim_path(out, coop.stem).unlink()
     p = sweep(out, check=False)                      # the damaged one is reported, the rest run
     assert p.returncode == 1 and f"damaged record {damaged}" in p.stdout
     assert coop.exists() and len(damaged.read_text()) == 200     # rerun; the damaged one kept

@@ -1,4 +1,5 @@
-"""Per-run claims: at most one process trains a run, across processes, workers and machines.
+"""Run locks (per-run claims): at most one process trains a run, across processes, workers and
+machines. (The paper's claims are :func:`cocoop_lib.results.claim_check`.)
 
 A claim is the file ``<output_dir>/claims/<run_name>.json``, created with O_EXCL (only one process
 can create it) and holding::
