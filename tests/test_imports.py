@@ -201,3 +201,36 @@ def test_long_modules_say_why():
         if len(text.splitlines()) > 300 and "Over 300 lines" not in doc:
             long.append(f"{path.relative_to(REPO)} ({len(text.splitlines())} lines)")
     assert not long, "split these or say why in the docstring: " + ", ".join(long)
+
+
+def contributing_map(root: Path = REPO) -> set[str]:
+    """The cocoop_lib files CONTRIBUTING.md's Layout block lists, as paths inside the package
+    ("runs.py", "fast/plan.py"): entries at indent 2, a folder's entries at indent 4."""
+    block = (root / "CONTRIBUTING.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    listed, folder, in_package = set(), None, False
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            in_package = line.startswith("cocoop_lib/")
+            continue
+        indent, first = len(line) - len(line.lstrip()), line.split()[0]
+        if not in_package:
+            continue
+        if indent == 2:
+            folder = first if first.endswith("/") else None
+            if first.endswith(".py"):
+                listed.add(first)
+        elif indent == 4 and folder and first.endswith(".py"):
+            listed.add(folder + first)
+    return listed
+
+
+def test_contributing_module_map_matches_the_files():
+    """Every module of cocoop_lib is in CONTRIBUTING's map and every listed one exists (a package's
+    __init__.py may go unlisted: it only re-exports)."""
+    files = {p.relative_to(REPO / "cocoop_lib").as_posix() for p in (REPO / "cocoop_lib").rglob("*.py")}
+    listed = contributing_map()
+    unlisted = sorted(f for f in files - listed if not f.endswith("__init__.py"))
+    assert not unlisted, f"add to CONTRIBUTING.md's Layout: {unlisted}"
+    assert not listed - files, f"CONTRIBUTING.md lists files that do not exist: {sorted(listed - files)}"
