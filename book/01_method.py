@@ -336,7 +336,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from cocoop_lib.notebook import trained_model
+from cocoop_lib.runs import load_trained
 
 rows = []
 embedding = F.normalize(
@@ -348,7 +348,7 @@ init_ids = (
 for method in ("coop", "cocoop"):
     if method not in records:
         continue
-    learned, _ = trained_model(records[method])
+    learned, _ = load_trained(records[method])
     # the learned context vectors, unit length: (M, D)
     ctx = F.normalize(learned.prompt_learner.ctx.detach().float(), dim=-1)
     # the three nearest token embeddings of each vector: (M, 3)
@@ -379,17 +379,18 @@ import torch
 import torch.nn.functional as F
 
 from cocoop_lib.datasets import subsample_classes
-from cocoop_lib.notebook import glue_numbers, test_features, trained_model
+from cocoop_lib.notebook import glue_numbers
+from cocoop_lib.runs import cached_test_features, load_trained
 
 shift_stats = {}
 if "cocoop" in records:
-    cocoop_model, _ = trained_model(records["cocoop"])
+    cocoop_model, _ = load_trained(records["cocoop"])
     shifts, labels, parts = [], [], []
     meta_net = cocoop_model.prompt_learner.meta_net
     base_part = subsample_classes(splits, "base")
     for part_name, part in (("base", base_part), ("new", new)):
         # test image features and labels: (N, E), (N,)
-        feats, y = test_features(cfg, cocoop_model, part.test)
+        feats, y = cached_test_features(cfg, cocoop_model, part.test)
         with torch.no_grad():
             # the shift of every image: (N, D)
             pi = meta_net(feats.to(cfg.device)).float().cpu()
@@ -467,11 +468,12 @@ import copy
 import torch
 
 from cocoop_lib.evaluation import accuracy_from_features
-from cocoop_lib.notebook import glue_numbers, test_features
+from cocoop_lib.notebook import glue_numbers
+from cocoop_lib.runs import cached_test_features
 
 effect = {}
 if "cocoop" in records:
-    feats, y = test_features(cfg, cocoop_model, new.test)
+    feats, y = cached_test_features(cfg, cocoop_model, new.test)
     learner = cocoop_model.prompt_learner
     learner.set_classnames(new.classnames)
     effect["new_with_shift"] = accuracy_from_features(

@@ -84,7 +84,8 @@ show_provenance(P, title="Setting of this chapter");
 
 # %%
 from cocoop_lib.notebook import (ablation_n_ctx, load_records, plan_ablation,
-                                 plan_base_to_new, plan_transfer, run_all)
+                                 plan_base_to_new, plan_transfer)
+from cocoop_lib.runs import run_many
 
 plans = {
     "base_to_new": plan_base_to_new(P),
@@ -97,7 +98,7 @@ for name, plan in plans.items():
     if missing:
         print(f"{name}: {len(missing)} of {len(plan)} runs have no record "
               "yet; running them now")
-        found = run_all(plan)
+        found = run_many(plan)
     records[name] = found
     print(f"{name}: {len(found)} run records")
 all_records = [r for recs in records.values() for r in recs]

@@ -37,11 +37,9 @@ from .experiments import (ablation_n_ctx, backbone_dims, longest_classname_token
 
 # ----------------------------------------------------------------------------- running
 
-# running lives in cocoop_lib.runs (one rule for reusing a record: runs.find_record)
-from .runs import cached_test_features as test_features  # noqa: E402,F401
-from .runs import find_record as usable_record  # noqa: E402,F401
-from .runs import load_trained as trained_model  # noqa: E402,F401
-from .runs import run_many as run_all  # noqa: E402,F401
+# running lives in cocoop_lib.runs (one rule for reusing a record: runs.find); the chapters import
+# run_many, load_trained, cached_test_features from there under those names
+from .runs import find_record  # noqa: E402
 
 # a run cell shows a summary and folds its per-run lines (plain lines outside IPython)
 from . import runs as _runs  # noqa: E402
@@ -54,7 +52,7 @@ def load_records(configs) -> tuple[list[dict], list]:
     """Existing records of ``configs`` (nothing is run) and the configs that have none yet."""
     found, missing = [], []
     for config in configs:
-        record = usable_record(config)
+        record = find_record(config)
         if record is not None:
             found.append(record)
         else:

@@ -397,16 +397,16 @@ def test_init_words_with_underscores_read_as_spaces(tiny_backbone):
     assert a.n_ctx == 4 and torch.equal(a.ctx, b.ctx)
 
 
-def test_notebook_helpers_are_the_runs_functions(tiny_clip_dir, eurosat_root, tmp_path):
-    from cocoop_lib import notebook
+def test_the_runs_helpers_the_chapters_use(tiny_clip_dir, eurosat_root, tmp_path):
+    from cocoop_lib.runs import cached_test_features, load_trained
     c = cfg(tiny_clip_dir, eurosat_root, tmp_path)
     record = run(c, progress=False)
-    assert notebook.usable_record(c) == find_record(c) == record
-    model, part = notebook.trained_model(record)
+    assert find_record(c) == record
+    model, part = load_trained(record)
     saved = torch.load(checkpoint_file(tmp_path, record["name"], run_identity(c.resolved())),
                        weights_only=False)["learner"]
     assert torch.equal(model.prompt_learner.ctx.detach(), saved["ctx"])
-    feats, labels = notebook.test_features(c, model, part.test)
+    feats, labels = cached_test_features(c, model, part.test)
     assert feats.shape[0] == labels.shape[0] == len(part.test)
 
 
