@@ -184,7 +184,7 @@ results.claim_display(claims)
 # %% tags=["hide-input"]
 from cocoop_lib import results
 from cocoop_lib.notebook import glue_numbers
-from cocoop_lib.selection import budget_sentence
+from cocoop_lib.budget_check import budget_sentence
 
 gap = (claims[claims.gap == "CoCoOp - CoOp"].set_index("metric")
        if len(claims) else None)

@@ -69,6 +69,9 @@ class RunConfig:
         class_chunk: the fast encoder's memory bound, at most this many classes per text-encoder
             call (None: all). It stays part of the run name: a chunked call gives the same logits
             to float rounding, not guaranteed bit for bit (every shipped record has None).
+        crop_scale: (low, high) of the training RandomResizedCrop; None: the recipe's (the crop
+            rule of cocoop_lib/selection.py tries the other one). Left out of the run name when
+            None, so the names of runs at the recipe's crop stay what they were.
     """
 
     dataset: str = "MiniGlyphs"
@@ -92,6 +95,7 @@ class RunConfig:
     precision: str = "auto"
     class_chunk: int | None = None
     tag: str = ""
+    crop_scale: tuple | None = None
 
     def resolved(self) -> "RunConfig":
         """A copy with every None/auto filled in from the recipe and validated."""
@@ -138,6 +142,17 @@ class RunConfig:
                                           or not isinstance(c.class_chunk, int) or c.class_chunk < 1):
             raise ValueError(f"class_chunk must be a positive integer (classes per text-encoder "
                              f"call) or None (all classes at once), got {c.class_chunk!r}.")
+        if c.crop_scale is not None:
+            try:
+                low, high = (float(x) for x in c.crop_scale)
+            except (TypeError, ValueError):
+                raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got "
+                                 f"{c.crop_scale!r}.") from None
+            if not 0 < low <= high <= 1:
+                raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got "
+                                 f"{c.crop_scale!r}.")
+            # the recipe's own scale is no override: the run is the recipe's run, under its name
+            c.crop_scale = None if (low, high) == tuple(recipe.crop_scale) else (low, high)
         c.device = check_device(c.device)
         c.precision = resolve_precision(c.precision, c.device)
         return c
@@ -145,7 +160,8 @@ class RunConfig:
     def run_name(self) -> str:
         """Readable, unique name of a resolved config (what the record file is called)."""
         keys = {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in ("output_dir", "device", "data_root", "tag")}
+                if k not in ("output_dir", "device", "data_root", "tag")
+                and not (k == "crop_scale" and v is None)}   # added 7 Dec 2026: older names hold
         digest = hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:8]
         tag = f"-{self.tag}" if self.tag else ""
         return f"{self.dataset}-{self.method}-{self.train_classes}-seed{self.seed}{tag}-{digest}"

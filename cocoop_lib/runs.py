@@ -150,7 +150,7 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
         torch.cuda.reset_peak_memory_stats()
     backbone = get_backbone(c.backbone, c.device, c.precision)
     recipe = get_recipe(c.recipe, c.backbone)
-    train_tf, test_tf = image_transforms(backbone.image_size, tuple(recipe.crop_scale))
+    train_tf, test_tf = image_transforms(backbone.image_size, tuple(c.crop_scale or recipe.crop_scale))
 
     splits = data[c.dataset]
     targets = []  # (target, its splits, its test subset)

@@ -5,7 +5,9 @@ another one sees nothing but the protocol's few-shot **validation** images of th
 classes (``min(shots, 4)`` per class, drawn with the training shots; the ``Dataset:val`` target of
 a run), never new-class, target or test images (:data:`RULE`).
 
-One lr per variant for all datasets: nothing is chosen per dataset. The runs are ordinary runs
+One lr per variant for all datasets: nothing is chosen per dataset. The crop scale then goes
+through the same rule at the chosen lrs (:data:`CROP_RULE`, :func:`crop_configs`,
+:func:`choose_crop`). The runs are ordinary runs
 (their records are kept, with ``tag="select"``); ``scripts/select_recipe.py`` runs them and
 writes the summary the book's appendix prints (``assets/recipe_selection/summary.json``; the
 records sit beside it).
@@ -32,7 +34,14 @@ SHORT_RULE = ("For each variant (CoOp from \"a photo of a\", CoOp with the ablat
               "budget: CoOp 10 epochs, 5 on MiniEmojiNet, batch 32; CoCoOp 2 epochs at batch 4), and keep "
               "the lr with the highest accuracy on the base classes' few-shot validation images, averaged "
               "over the datasets; a tie goes to the smaller lr.")
+CROP_RULE = ("Then the crop scale by the same rule: every variant at its chosen lr, trained with the "
+             "paper's random crops (scale 0.08-1) and with the mini recipe's (0.8-1) on every "
+             "base-to-new dataset (seed 1, the same budget); the mini recipe keeps its 0.8-1 only if "
+             "that gives the higher base-class validation accuracy averaged over the three variants "
+             "and the datasets; otherwise, a tie included, it takes the paper's 0.08-1.")
 LR_GRID = (0.002, 0.02, 0.1, 0.3)
+PAPER_CROP, MINI_CROP = (0.08, 1.0), (0.8, 1.0)
+CROP_GRID = (PAPER_CROP, MINI_CROP)
 VARIANTS = ("coop", "coop-random", "cocoop")
 SELECTION_SEED = 1
 STUDY_DIR = Path(__file__).parent / "assets" / "recipe_selection"   # output_dir of the runs
@@ -72,6 +81,52 @@ def selection_configs(datasets, *, long_n_ctx: int, grid=LR_GRID, variants=VARIA
                 at_budget = {"paper": paper_budget, "short": short_budget}[budget]
                 out.append((variant, float(lr), at_budget(config, "MiniEmojiNet")))
     return out
+
+
+def crop_label(scale) -> str:
+    """(0.08, 1.0) -> "0.08-1" (the summary's key of a crop scale)."""
+    return "-".join(f"{float(x):g}" for x in scale)
+
+
+def crop_configs(datasets, chosen: dict, *, long_n_ctx: int, scales=CROP_GRID,
+                 variants=VARIANTS, seed: int = SELECTION_SEED,
+                 **common) -> list[tuple[str, tuple, object]]:
+    """(variant, crop scale, RunConfig) of the crop rule's runs: each variant at its ``chosen``
+    lr, at the paper's budget, evaluated on ``Dataset:val`` only. The run at the recipe's own
+    scale is the lr selection's run at that lr (the same config, found, not trained again)."""
+    from .experiments import paper_budget
+    from .runs import RunConfig
+
+    out = []
+    for variant in variants:
+        for scale in scales:
+            for d in datasets:
+                config = RunConfig(dataset=d, seed=seed, lr=float(chosen[variant]), recipe="mini",
+                                   eval_on=(f"{d}:val",), tag="select",
+                                   crop_scale=tuple(float(x) for x in scale),
+                                   **variant_overrides(variant, long_n_ctx), **common)
+                out.append((variant, tuple(scale), paper_budget(config, "MiniEmojiNet")))
+    return out
+
+
+def crop_table(configs, records) -> dict:
+    """crop label -> {variant: {dataset: base validation accuracy, ..., "mean"}, "mean": the
+    average over the variants' means}."""
+    table: dict = {}
+    for (variant, scale, config), record in zip(configs, records):
+        row = table.setdefault(crop_label(scale), {}).setdefault(variant, {})
+        row[config.dataset] = record["metrics"][f"{config.dataset}:val"]
+    for by_variant in table.values():
+        for row in by_variant.values():
+            row["mean"] = round(sum(row.values()) / len(row), 4)
+        by_variant["mean"] = round(sum(r["mean"] for r in by_variant.values()) / len(by_variant), 4)
+    return table
+
+
+def choose_crop(table: dict) -> tuple:
+    """The crop scale of :data:`CROP_RULE`: the mini recipe's only if strictly better."""
+    mini, paper = table[crop_label(MINI_CROP)]["mean"], table[crop_label(PAPER_CROP)]["mean"]
+    return MINI_CROP if mini > paper else PAPER_CROP
 
 
 def zero_shot_configs(datasets, *, seed: int = SELECTION_SEED, **common) -> list:
@@ -146,87 +201,32 @@ def selection_frame(summary: dict):
     return pd.DataFrame(rows, columns=["variant", "lr", *summary["datasets"], "mean", "chosen"])
 
 
-# ----------------------------------------------------------------------------- the budget check
+def selections_side_by_side(summary: dict, short: dict):
+    """Both selections' means, one row per (variant, lr): the short budget's (history) beside the
+    paper budget's (in force), each with its choice marked "yes"."""
+    import pandas as pd
 
-BUDGET_DIR = Path(__file__).parent / "assets" / "mini_runs"   # the shipped runs (shipped.py)
-
-
-def budget_check_records(output_dir: str | Path = BUDGET_DIR, P=None):
-    """The budget check's records (:func:`experiments.plan_budget_check`, mini world defaults):
-    (short-budget records, paper-budget records, names of the runs not done yet).
-
-    Only the (dataset, seed) pairs complete on both sides are returned, so the two sides always
-    average over the same runs while the check is still being computed.
-    """
-    from .experiments import plan_budget_check
-    from .parameters import check_parameters
-    from .runs import find_record
-
-    P = P or check_parameters("base_to_new", device="cpu", output_dir=str(output_dir))
-    plan = plan_budget_check(P)
-    found = {side: [(c, find_record(c)) for c in configs] for side, configs in plan.items()}
-    missing = sorted({c.resolved().run_name() for pairs in found.values() for c, r in pairs if r is None})
-    incomplete = {(c.dataset, c.seed) for pairs in found.values() for c, r in pairs if r is None}
-    keep = {side: [r for c, r in pairs if (c.dataset, c.seed) not in incomplete]
-            for side, pairs in found.items()}
-    return keep["short budget"], keep["paper budget"], missing
+    rows = []
+    for variant, by_lr in summary["table"].items():
+        for lr, accs in by_lr.items():
+            before = short["table"].get(variant, {}).get(lr, {}).get("mean", float("nan"))
+            rows.append({"variant": variant, "lr": float(lr),
+                         "short budget": before,
+                         "chosen then": "yes" if float(lr) == short["chosen"].get(variant) else "",
+                         "paper budget": accs["mean"],
+                         "chosen now": "yes" if float(lr) == summary["chosen"][variant] else ""})
+    return pd.DataFrame(rows)
 
 
-def _trained_hours(records) -> float:
-    return sum(r["seconds"]["total"] for r in records if r["config"]["method"] != "zeroshot") / 3600
+def crop_frame(summary: dict):
+    """The crop rule's table: one row per crop scale, the variants' mean base validation accuracy
+    (at their chosen lr) and their average, the kept scale marked."""
+    import pandas as pd
 
-
-def budget_check_report(output_dir: str | Path = BUDGET_DIR) -> dict:
-    """The budget check from its records: {"gaps": :func:`results.budget_check`, "gains":
-    :func:`results.gain_signs`, "counts": numbers for the prose, "missing": runs not done}."""
-    from .results.tables import budget_check, gain_signs
-
-    short_runs, paper_runs, missing = budget_check_records(output_dir)
-    counts = {"budget_pairs": "0", "budget_same": 0, "budget_gaps": 0, "budget_flipped": "none",
-              "gain_same": 0, "gain_cases": 0, "new_same": 0, "new_cases": 0,
-              "base_gain5": 0, "base_gain5_short": 0, "n_datasets": 0,
-              "paper_budget_hours": float("nan"), "short_budget_hours": float("nan")}
-    if not short_runs:
-        return {"gaps": None, "gains": None, "counts": counts, "missing": missing}
-    gaps, gains = budget_check(short_runs, paper_runs), gain_signs(short_runs, paper_runs)
-    flipped, new = gaps[~gaps.same_sign], gains[gains.subset == "new"]
-    # mean gain per dataset, rounded to 1e-6 points so that 5.0 computed as 4.9999999 counts as 5
-    base_gain = gains[gains.subset == "base"].groupby("dataset")[["short_budget", "paper_budget"]].mean().round(6)
-    counts.update(
-        budget_pairs=str(len({(r["config"]["dataset"], r["config"]["seed"]) for r in short_runs})),
-        budget_same=int(gaps.same_sign.sum()), budget_gaps=len(gaps),
-        budget_flipped=", ".join(f"{g} {m} ({a:+.1f} at the short budget, {b:+.1f} at the paper's)"
-                                 for g, m, a, b in zip(flipped.gap, flipped.metric,
-                                                       flipped.short_budget, flipped.paper_budget))
-        or "none",
-        gain_same=int(gains.same_sign.sum()), gain_cases=len(gains),
-        new_same=int(new.same_sign.sum()), new_cases=len(new),
-        base_gain5=int((base_gain.paper_budget >= 5).sum()),
-        base_gain5_short=int((base_gain.short_budget >= 5).sum()), n_datasets=len(base_gain),
-        paper_budget_hours=_trained_hours(paper_runs), short_budget_hours=_trained_hours(short_runs))
-    return {"gaps": gaps, "gains": gains, "counts": counts, "missing": missing}
-
-
-def budget_sentence(P) -> str:
-    """What the budget check says, in one sentence for a chapter's prose (glued).
-
-    In the paper's recipe there is no budget departure; in the mini recipe the sentence comes from
-    the committed check's records (:func:`budget_check_records`), whatever they show.
-    """
-    from .presets import get_recipe
-
-    if get_recipe(P.recipe, P.backbone).name != "mini":
-        return "these runs use the paper's own epochs and batch sizes, so there is no budget departure to check"
-    report = budget_check_report()
-    n = report["counts"]
-    if report["gaps"] is None:
-        return "the appendix's budget check has no complete (dataset, seed) pair yet"
-    text = ("these runs use the paper's epochs and batch sizes. The mini recipe's former shorter "
-            "budget (CoOp 10 epochs, CoCoOp 2 epochs at batch 4) was dropped: trained that way "
-            f"(the appendix's budget check, {n['budget_pairs']} dataset and seed pairs"
-            f"{', still incomplete' if report['missing'] else ''}), the average row's gaps keep "
-            f"their sign in {n['budget_same']} of {n['budget_gaps']} cases")
-    if n["budget_flipped"] != "none":
-        text += f" and flip in {n['budget_flipped']}"
-    return text + (f". CoOp's new-class accuracy minus zero-shot has the same sign under both "
-                   f"budgets in {n['new_same']} of {n['new_cases']} dataset and seed pairs")
+    if summary.get("crop_table") is None:      # the crop rule has not finished
+        return pd.DataFrame(columns=["crop scale", *VARIANTS, "mean", "kept"])
+    kept = crop_label(summary["crop_chosen"])
+    rows = [{"crop scale": label, **{v: t[v]["mean"] for v in VARIANTS}, "mean": t["mean"],
+             "kept": "yes" if label == kept else ""}
+            for label, t in sorted(summary["crop_table"].items(), key=lambda kv: float(kv[0].split("-")[0]))]
+    return pd.DataFrame(rows)

@@ -4,6 +4,7 @@ tolerance the comparisons use (cocoop_lib/kernel_path.py).
 
     python scripts/measure_kernel_paths.py                  # train what is missing, then write
     python scripts/measure_kernel_paths.py --report-only    # tables from the runs already made
+    python scripts/measure_kernel_paths.py --jobs 2         # two children at once (2 cores)
 
 Every run of ``RUNS`` (shipped records) is trained twice here, each in a child process of its own
 with one torch thread: once on this machine's own kernel path ("here") and once on another one
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,23 +115,34 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--output-dir", default=str(REPO / "outputs" / "kernel_paths"))
     ap.add_argument("--report-only", action="store_true", help="use only the runs already made")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="child processes at once (one torch thread each; at most the cores)")
     args = ap.parse_args(argv)
     other_env = other_path_env()
     rows, sides = [], {}
+
+    def made(i, dataset, method, seed, side, env):
+        config = config_of(dataset, method, seed, Path(args.output_dir) / side)
+        name = config.resolved().run_name()
+        if args.report_only and not (Path(args.output_dir) / side / "records" / f"{name}.json").exists():
+            return None
+        t = time.time()
+        record = train_in_child(config, env)
+        print(f"[{i}/{len(RUNS)}] {name} {side}: {record['metrics']} ({time.time() - t:.0f} s)",
+              flush=True)
+        return record
+
+    jobs = [(i, d, m, s, side, env) for i, (d, m, s) in enumerate(RUNS, 1)
+            for side, env in (("here", {}), ("other", other_env))]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:      # the children do the work
+        made_records = dict(zip([(j[0], j[4]) for j in jobs], pool.map(lambda j: made(*j), jobs)))
     for i, (dataset, method, seed) in enumerate(RUNS, 1):
-        base = config_of(dataset, method, seed, "x")
-        name = base.resolved().run_name()
-        shipped = read_record(shipped_path(name))
-        records = {"shipped": shipped}
-        for side, env in (("here", {}), ("other", other_env)):
-            config = config_of(dataset, method, seed, Path(args.output_dir) / side)
-            if args.report_only and not (Path(args.output_dir) / side / "records" / f"{name}.json").exists():
-                continue
-            t = time.time()
-            records[side] = train_in_child(config, env)
-            sides.setdefault(side, path_of(records[side]))
-            print(f"[{i}/{len(RUNS)}] {name} {side}: {records[side]['metrics']} "
-                  f"({time.time() - t:.0f} s)", flush=True)
+        name = config_of(dataset, method, seed, "x").resolved().run_name()
+        records = {"shipped": read_record(shipped_path(name))}
+        for side in ("here", "other"):
+            if made_records[(i, side)] is not None:
+                records[side] = made_records[(i, side)]
+                sides.setdefault(side, path_of(records[side]))
         for a, b in (("shipped", "here"), ("shipped", "other"), ("here", "other")):
             if a in records and b in records:
                 d = differences(records[a], records[b])

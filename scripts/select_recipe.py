@@ -64,6 +64,24 @@ def main(argv=None) -> int:
         records.append(record)
     zeroshot["mean"] = round(sum(zeroshot.values()) / len(zeroshot), 4)
     table = selection.val_table(configs, records[:len(configs)])
+    chosen = selection.choose(table)
+    # the crop rule, at the chosen lrs (the recipe's own scale: the lr grid's runs, found)
+    crop_configs = selection.crop_configs(P.world.base_to_new, chosen, long_n_ctx=long_n_ctx,
+                                          device=args.device, output_dir=args.output_dir)
+    crop_records = []
+    for i, (variant, scale, config) in enumerate(crop_configs, 1):
+        record = find_record(config)
+        if record is None:
+            if args.summary_only:       # the crop rule not finished: the summary says how far
+                print(f"crop rule: {config.resolved().run_name()} ({variant}, crop "
+                      f"{selection.crop_label(scale)}) not run yet", file=sys.stderr)
+                continue
+            record = run(config, progress=False)
+        print(f"[crop {i}/{len(crop_configs)}] {variant:12s} crop {selection.crop_label(scale):7s} "
+              f"{config.dataset:14s} val {record['metrics'][f'{config.dataset}:val']:.2f}", flush=True)
+        crop_records.append(record)
+    crop_done = len(crop_records) == len(crop_configs)
+    crop_table = selection.crop_table(crop_configs, crop_records) if crop_done else None
     summary = {
         "rule": selection.RULE,
         "grid": list(selection.LR_GRID),
@@ -77,13 +95,20 @@ def main(argv=None) -> int:
         "n_val": {c.dataset: r["n_test"][f"{c.dataset}:val"] for (v, _, c), r in zip(configs, records)
                   if v == "coop"},
         "table": {v: {str(lr): row for lr, row in rows.items()} for v, rows in table.items()},
-        "chosen": selection.choose(table),
+        "chosen": chosen,
         "zeroshot": zeroshot,
-        "records": [r["name"] for r in records],
-        "train_seconds": round(sum(r["seconds"]["total"] for r in records), 1),
+        "crop_rule": selection.CROP_RULE,
+        "crop_runs": {"done": len(crop_records), "total": len(crop_configs)},
+        "crop_table": crop_table,
+        "crop_chosen": list(selection.choose_crop(crop_table)) if crop_done else None,
+        "records": [r["name"] for r in records] + sorted({r["name"] for r in crop_records}
+                                                         - {r["name"] for r in records}),
+        "train_seconds": round(sum(r["seconds"]["total"] for r in records)
+                               + sum(r["seconds"]["total"] for r in crop_records
+                                     if r["name"] not in {q["name"] for q in records}), 1),
     }
     write_json_atomic(selection.SUMMARY, summary)
-    print(json.dumps(summary["chosen"]), "->", selection.SUMMARY.relative_to(REPO))
+    print(json.dumps(summary["chosen"]), "crop", summary["crop_chosen"], "->", selection.SUMMARY.relative_to(REPO))
     return 0
 
 

@@ -1,4 +1,5 @@
 """The mini recipe's choices: the base-class validation target, the lr rule, and the budget check."""
+import dataclasses
 import json
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from cocoop_lib import selection
+from cocoop_lib import budget_check as budget_check_module
 from cocoop_lib.backbone import image_transforms
 from cocoop_lib.datasets import ImageDataset, load_dataset, sample_few_shot, subsample_classes
 from cocoop_lib.experiments import paper_budget, plan, plan_base_to_new, plan_budget_check
@@ -65,18 +67,17 @@ def test_selection_runs_see_only_base_class_validation_data():
 
 
 def test_the_recipe_holds_what_the_committed_selection_chose():
-    """presets.MINI holds the choice of the selection in force: the paper-budget one (the rule)
-    once complete, until then the short-budget one; its runs' epochs and batch sizes are the
-    budget its rule names."""
+    """presets.MINI holds the choice of the committed selection (summary.json, the rule at the
+    paper's budget): its runs' epochs and batch sizes are the paper's, every grid point ran on
+    every dataset, and the lrs and the crop scale of the recipe are the ones it chose."""
     summary = selection.load_summary()
-    paper = selection.SUMMARY.exists()
-    assert summary["rule"] == (selection.RULE if paper else selection.SHORT_RULE)
-    budget = PAPER if paper else None
-    coop_epochs = {d: (50 if d == "MiniEmojiNet" else 200) if paper else (5 if d == "MiniEmojiNet" else 10)
+    assert selection.SUMMARY.exists() and summary["rule"] == selection.RULE
+    assert summary["crop_rule"] == selection.CROP_RULE
+    coop_epochs = {d: PAPER.epochs_on["coop:ImageNet"] if d == "MiniEmojiNet" else PAPER.epochs["coop"]
                    for d in summary["datasets"]}
     assert summary["epochs"]["coop"] == summary["epochs"]["coop-random"] == coop_epochs
-    assert set(summary["epochs"]["cocoop"].values()) == {budget.epochs["cocoop"] if paper else 2}
-    assert summary["batch_size"] == {"coop": 32, "coop-random": 32, "cocoop": 1 if paper else 4}
+    assert set(summary["epochs"]["cocoop"].values()) == {PAPER.epochs["cocoop"]} == {10}
+    assert summary["batch_size"] == {"coop": 32, "coop-random": 32, "cocoop": 1}
     table = {v: {float(lr): row for lr, row in rows.items()} for v, rows in summary["table"].items()}
     assert selection.choose(table) == summary["chosen"]
     for variant, rows in table.items():                      # every grid point on every dataset
@@ -88,6 +89,85 @@ def test_the_recipe_holds_what_the_committed_selection_chose():
     assert lr_for(MINI, "coop", random_ctx=True) == chosen["coop-random"]
     assert lr_for(MINI, "cocoop") == chosen["cocoop"]
     assert lr_for(PAPER, "coop", random_ctx=True) == lr_for(PAPER, "cocoop") == 0.002
+    # the crop rule: both scales for every variant on every dataset, at the chosen lr; the
+    # recipe's own scale is the lr grid's row at the chosen lr
+    crop = summary["crop_table"]
+    if crop is None:      # the crop rule still running: the recipe keeps its departure until then
+        assert summary["crop_chosen"] is None
+        assert summary["crop_runs"]["done"] < summary["crop_runs"]["total"] == 2 * 3 * 6
+        assert tuple(MINI.crop_scale) == selection.MINI_CROP
+        return
+    assert summary["crop_runs"]["done"] == summary["crop_runs"]["total"] == 2 * 3 * 6
+    assert set(crop) == {selection.crop_label(s) for s in selection.CROP_GRID}
+    for label, by_variant in crop.items():
+        assert set(by_variant) == set(selection.VARIANTS) | {"mean"}
+        for variant in selection.VARIANTS:
+            assert set(by_variant[variant]) == set(summary["datasets"]) | {"mean"}
+    mini_label = selection.crop_label(selection.MINI_CROP)
+    for variant in selection.VARIANTS:
+        assert crop[mini_label][variant] == table[variant][chosen[variant]]
+    assert tuple(summary["crop_chosen"]) == selection.choose_crop(crop) == tuple(MINI.crop_scale)
+
+
+def test_choose_crop_keeps_the_departure_only_when_it_is_strictly_better():
+    def table(mini, paper):
+        return {"0.8-1": {"mean": mini}, "0.08-1": {"mean": paper}}
+    assert selection.choose_crop(table(80.1, 80.0)) == selection.MINI_CROP == (0.8, 1.0)
+    assert selection.choose_crop(table(80.0, 80.0)) == selection.PAPER_CROP == (0.08, 1.0)
+    assert selection.choose_crop(table(70.0, 80.0)) == selection.PAPER_CROP
+
+
+def test_crop_table_averages_datasets_then_variants():
+    P = check_parameters("ablation", device="cpu")
+    configs = selection.crop_configs(["MiniGlyphs", "MiniFood"], {"coop": 0.1, "cocoop": 0.02},
+                                     long_n_ctx=18, variants=("coop", "cocoop"), device="cpu")
+    accs = iter([10.0, 20.0, 30.0, 50.0, 60.0, 70.0, 80.0, 100.0])
+    records = [{"metrics": {f"{c.dataset}:val": next(accs)}} for _, _, c in configs]
+    t = selection.crop_table(configs, records)
+    assert t["0.08-1"] == {"coop": {"MiniGlyphs": 10.0, "MiniFood": 20.0, "mean": 15.0},
+                           "cocoop": {"MiniGlyphs": 60.0, "MiniFood": 70.0, "mean": 65.0}, "mean": 40.0}
+    assert t["0.8-1"]["mean"] == (40.0 + 90.0) / 2
+    assert P.world.base_to_new   # the planner's datasets exist (the real call uses them)
+
+
+def test_crop_runs_differ_from_the_lr_runs_only_in_the_crop_scale():
+    P = check_parameters("ablation", device="cpu")
+    chosen = {"coop": 0.1, "coop-random": 0.002, "cocoop": 0.02}
+    configs = selection.crop_configs(P.world.base_to_new, chosen, long_n_ctx=18, device="cpu")
+    lr_runs = {c.resolved().run_name(): c.resolved()
+               for v, lr, c in selection.selection_configs(P.world.base_to_new, long_n_ctx=18,
+                                                           device="cpu") if lr == chosen[v]}
+    assert len(configs) == len(selection.VARIANTS) * 2 * len(P.world.base_to_new)
+    for variant, scale, c in configs:
+        r = c.resolved()
+        assert r.lr == chosen[variant] and r.eval_on == (f"{r.dataset}:val",)
+        if scale == tuple(MINI.crop_scale):      # the recipe's own: the lr grid's run, by name
+            assert r.crop_scale is None and lr_runs[r.run_name()] == r
+        else:
+            assert r.crop_scale == scale and r.run_name() not in lr_runs
+            twin = dataclasses.replace(r, crop_scale=None)
+            assert twin.run_name() in lr_runs and twin == lr_runs[twin.run_name()]
+
+
+def test_crop_scale_override_is_checked_named_and_used(tiny_clip_dir, eurosat_root, tmp_path,
+                                                       monkeypatch):
+    base = RunConfig(dataset="MiniGlyphs", method="coop", device="cpu")
+    assert dataclasses.replace(base, crop_scale=(0.8, 1)).resolved().run_name() == \
+        base.resolved().run_name()                     # the recipe's own scale is no override
+    assert dataclasses.replace(base, crop_scale=(0.08, 1)).resolved().run_name() != \
+        base.resolved().run_name()
+    for bad in [(0, 1), (0.9, 0.5), (0.5,), "small", (0.5, 1.5)]:
+        with pytest.raises(ValueError, match="crop_scale must be"):
+            dataclasses.replace(base, crop_scale=bad).resolved()
+    # the training crop is the override (paper recipe here: its own 0.08-1 unless overridden)
+    from cocoop_lib import runs as runs_mod
+    seen = []
+    real = runs_mod.image_transforms
+    monkeypatch.setattr(runs_mod, "image_transforms",
+                        lambda size, scale=(0.08, 1.0): seen.append(tuple(scale)) or real(size, scale))
+    record = run(_config(tiny_clip_dir, eurosat_root, tmp_path, method="coop", crop_scale=(0.5, 0.9)),
+                 progress=False)
+    assert seen == [(0.5, 0.9)] and tuple(record["config"]["crop_scale"]) == (0.5, 0.9)
 
 
 def test_random_context_takes_its_own_lr_unless_one_is_given():
@@ -199,13 +279,13 @@ def test_budget_sentence_reports_flips_from_the_records(monkeypatch):
                    _record("A", "cocoop", 1, 58, 56), _record("B", "cocoop", 1, 66, 52)]
     paper = zs + [_record("A", "coop", 1, 70, 40), _record("B", "coop", 1, 80, 44),
                   _record("A", "cocoop", 1, 62, 54), _record("B", "cocoop", 1, 66, 52)]
-    monkeypatch.setattr(selection, "budget_check_records", lambda *a: (recipe, paper, []))
-    text = selection.budget_sentence(check_parameters("base_to_new", device="cpu"))
+    monkeypatch.setattr(budget_check_module, "budget_check_records", lambda *a: (recipe, paper, []))
+    text = budget_check_module.budget_sentence(check_parameters("base_to_new", device="cpu"))
     assert text.startswith("these runs use the paper's epochs and batch sizes")
     assert "2 dataset and seed pairs" in text
     assert "CoOp - CLIP new (+1.5 at the short budget, -8.0 at the paper's)" in text
     assert text.endswith("the same sign under both budgets in 1 of 2 dataset and seed pairs")
-    paper_text = selection.budget_sentence(check_parameters("base_to_new", device="cpu", recipe="paper"))
+    paper_text = budget_check_module.budget_sentence(check_parameters("base_to_new", device="cpu", recipe="paper"))
     assert "no budget departure" in paper_text
 
 
@@ -215,6 +295,6 @@ def test_base_gain_count_takes_a_mean_of_exactly_five_points(monkeypatch):
     zs = [_record("A", "zeroshot", s, 66.4, 85.0) for s in (1, 2, 3)]
     runs = zs + [_record("A", "coop", s, b, 86.0) for s, b in zip((1, 2, 3), (74.4, 67.6, 72.2))] \
         + [_record("A", "cocoop", s, 68.0, 86.0) for s in (1, 2, 3)]
-    monkeypatch.setattr(selection, "budget_check_records", lambda *a: (runs, runs, []))
-    counts = selection.budget_check_report()["counts"]
+    monkeypatch.setattr(budget_check_module, "budget_check_records", lambda *a: (runs, runs, []))
+    counts = budget_check_module.budget_check_report()["counts"]
     assert (counts["base_gain5"], counts["base_gain5_short"], counts["n_datasets"]) == (1, 1, 1)
