@@ -180,12 +180,12 @@ from cocoop_lib.presets import MINI
 from cocoop_lib.selection import crop_frame
 
 print(textwrap.fill(selection["crop_rule"], 79))
-runs = selection["crop_runs"]
-if selection["crop_table"] is None:
-    print(f"\nnot finished: {runs['done']} of {runs['total']} runs; until it is, "
-          f"the recipe keeps {MINI.crop_scale}")
+runs, kept = selection["crop_runs"], selection["crop_chosen"]
+if kept is None:
+    print(f"\nnot finished: {runs['done']} of {runs['total']} runs; "
+          f"until it is, the recipe keeps {MINI.crop_scale}")
 else:
-    print(f"\nkept: {tuple(selection['crop_chosen'])}; the recipe: {MINI.crop_scale}")
+    print(f"\nkept: {tuple(kept)}; the recipe: {MINI.crop_scale}")
 crop_frame(selection).style.format(precision=1).hide(axis="index")
 
 # %% [markdown]
