@@ -127,7 +127,7 @@ import textwrap
 from cocoop_lib.selection import load_summary, selection_frame
 
 selection = load_summary()
-print(textwrap.fill(selection["rule"], 79))
+print(textwrap.fill(selection["rule"], 72))
 minutes = selection["train_seconds"] / 60
 print(f"\nchosen: {selection['chosen']}; validation images per dataset: "
       f"{selection['n_val']}; {len(selection['records'])} runs, "
@@ -176,17 +176,20 @@ both = selections_side_by_side(selection, load_summary(SHORT_SUMMARY))
 # chosen lr, both scales, base-class validation only.
 
 # %%
+from IPython.display import display
+
 from cocoop_lib.presets import MINI
 from cocoop_lib.selection import crop_frame
 
-print(textwrap.fill(selection["crop_rule"], 79))
+print(textwrap.fill(selection["crop_rule"], 72))
 runs, kept = selection["crop_runs"], selection["crop_chosen"]
-if kept is None:
+if kept is None:  # the table comes when every run is in
     print(f"\nnot finished: {runs['done']} of {runs['total']} runs; "
           f"until it is, the recipe keeps {MINI.crop_scale}")
 else:
     print(f"\nkept: {tuple(kept)}; the recipe: {MINI.crop_scale}")
-crop_frame(selection).style.format(precision=1).hide(axis="index")
+    crop = crop_frame(selection)
+    display(crop.style.format(precision=1).hide(axis="index"))
 
 # %% [markdown]
 # ## Does the budget change the story?

@@ -34,7 +34,7 @@ SHORT_RULE = ("For each variant (CoOp from \"a photo of a\", CoOp with the ablat
               "budget: CoOp 10 epochs, 5 on MiniEmojiNet, batch 32; CoCoOp 2 epochs at batch 4), and keep "
               "the lr with the highest accuracy on the base classes' few-shot validation images, averaged "
               "over the datasets; a tie goes to the smaller lr.")
-CROP_RULE = ("Then the crop scale by the same rule: every variant at its chosen lr, trained with the "
+CROP_RULE = ("The crop scale by the same rule: every variant at its chosen lr, trained with the "
              "paper's random crops (scale 0.08-1) and with the mini recipe's (0.8-1) on every "
              "base-to-new dataset (seed 1, the same budget); the mini recipe keeps its 0.8-1 only if "
              "that gives the higher base-class validation accuracy averaged over the three variants "
