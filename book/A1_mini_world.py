@@ -235,7 +235,7 @@ glue_numbers(report["counts"])
 # short one). Because signs flip, the short budget was **dropped**: the mini recipe now trains for
 # the paper's epochs and batch sizes. Its base-to-new runs took
 # {glue:text}`paper_budget_hours:.1f` CPU hours on this project's 2-core machine (the short budget:
-# {glue:text}`short_budget_hours:.2f`), the book's whole grid 4.0 (2 hours on 2 cores with the sweep's 2 workers), more than the main job's
+# {glue:text}`short_budget_hours:.2f`), the book's whole grid about 4.3 (2 hours on 2 cores with the sweep's 2 workers), more than the main job's
 # 20 minutes; so the runs were made once by `scripts/sweep.py` and their records ship with the
 # repository (`cocoop_lib/shipped.py`). The chapters reuse them under the same rule as any record
 # (same weights, split files, image lists and recipe; a changed one trains again), each run's line
