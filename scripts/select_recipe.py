@@ -82,6 +82,8 @@ def main(argv=None) -> int:
         crop_records.append(record)
     crop_done = len(crop_records) == len(crop_configs)
     crop_table = selection.crop_table(crop_configs, crop_records) if crop_done else None
+    lr_names = {r["name"] for r in records}     # the crop rule's runs at the recipe's scale are these
+    crop_only = sorted((r for r in crop_records if r["name"] not in lr_names), key=lambda r: r["name"])
     summary = {
         "rule": selection.RULE,
         "grid": list(selection.LR_GRID),
@@ -101,11 +103,8 @@ def main(argv=None) -> int:
         "crop_runs": {"done": len(crop_records), "total": len(crop_configs)},
         "crop_table": crop_table,
         "crop_chosen": list(selection.choose_crop(crop_table)) if crop_done else None,
-        "records": [r["name"] for r in records] + sorted({r["name"] for r in crop_records}
-                                                         - {r["name"] for r in records}),
-        "train_seconds": round(sum(r["seconds"]["total"] for r in records)
-                               + sum(r["seconds"]["total"] for r in crop_records
-                                     if r["name"] not in {q["name"] for q in records}), 1),
+        "records": [r["name"] for r in records] + [r["name"] for r in crop_only],
+        "train_seconds": round(sum(r["seconds"]["total"] for r in records + crop_only), 1),
     }
     write_json_atomic(selection.SUMMARY, summary)
     print(json.dumps(summary["chosen"]), "crop", summary["crop_chosen"], "->", selection.SUMMARY.relative_to(REPO))
