@@ -1,7 +1,7 @@
 """What a chapter's numbers came from, as facts (no display): backbone, data, recipe, device,
 versions, git, times; the warning when it is not the paper's setting; the one setting sentence.
 
-:mod:`cocoop_lib.display` lays these out as HTML; :func:`cocoop_lib.records.provenance` supplies
+:mod:`cocoop_lib.notebook_output` lays these out as HTML; :func:`cocoop_lib.records.provenance` supplies
 the machine's part (device, versions, git revision).
 """
 from __future__ import annotations

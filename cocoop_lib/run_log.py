@@ -1,5 +1,5 @@
 """The console log of ``runs.run_many``: one line per run and a summary (the notebook's version is
-:class:`cocoop_lib.display.NotebookRunLog`)."""
+:class:`cocoop_lib.notebook_output.NotebookRunLog`)."""
 from __future__ import annotations
 
 class PrintRunLog:
@@ -7,7 +7,7 @@ class PrintRunLog:
 
     A log has three calls: ``log = RunLog(total)``, ``log.run(i, line)`` after each run,
     ``log.done(counts)`` at the end (counts: runs, shipped, reused, trained, seconds).
-    :class:`cocoop_lib.display.NotebookRunLog` is the same log for a notebook page (a summary,
+    :class:`cocoop_lib.notebook_output.NotebookRunLog` is the same log for a notebook page (a summary,
     the per-run lines folded away); ``cocoop_lib.notebook`` makes it the default there."""
 
     def __init__(self, total: int):
