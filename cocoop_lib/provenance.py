@@ -1,8 +1,8 @@
 """What a chapter's numbers came from, as facts (no display): backbone, data, recipe, device,
 versions, git, times; the warning when it is not the paper's setting; the one setting sentence.
 
-:mod:`cocoop_lib.notebook_output` lays these out as HTML; :func:`cocoop_lib.records.provenance` supplies
-the machine's part (device, versions, git revision).
+:mod:`cocoop_lib.notebook_output` lays these out as HTML; :mod:`cocoop_lib.machine` supplies the
+machine's part (device, versions, git revision).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def provenance_info(P, records: list[dict] | None = None) -> dict:
     import torch
 
     from .presets import get_recipe
-    from .records import provenance
+    from .machine import provenance
 
     device = P.device if P.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     info = {"parameters": P.as_dict(), "backbone": backbone_summary(P),

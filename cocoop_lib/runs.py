@@ -29,10 +29,11 @@ from .evaluation import accuracy_from_features, harmonic_mean
 from .fast import make_step
 from .identity import (backbone_sha256, checkpoint_file, data_identity, image_sha256s,  # noqa: F401
                        load_run_dataset, record_identity, run_data, run_identity, stale_reason)
+from .machine import provenance
 from .model import PromptedCLIP
 from .presets import get_recipe
 from .prompt_learners import build_prompt_learner, count_trainable
-from .records import provenance, read_record, remove_leftover_tmps, write_json_atomic
+from .records import read_record, remove_leftover_tmps, write_json_atomic
 from .run_config import (CPU_THREADS, SUBSETS, RunConfig, check_device,  # noqa: F401
                          check_output_dir, fixed_cpu_threads)
 from .run_log import PrintRunLog, run_line, run_summary  # noqa: F401
