@@ -29,10 +29,12 @@ from .provenance import (backbone_summary, provenance_info, setting_sentence,  #
 
 # ----------------------------------------------------------------------------- experiment plans
 
-# the plans live in cocoop_lib.experiments (the sweep uses them too); re-exported for the chapters
-from .experiments import (ablation_n_ctx, backbone_dims, longest_classname_tokens,  # noqa: E402,F401
-                          matched_n_ctx, plan_ablation, plan_base_to_new, plan_transfer,
-                          config_label)
+# the plans live in cocoop_lib.experiments, the ablation's long context in cocoop_lib.ablation_size
+# (the sweep uses them too); re-exported for the chapters
+from .ablation_size import (ablation_n_ctx, backbone_dims,  # noqa: E402,F401
+                            longest_classname_tokens, matched_n_ctx)
+from .experiments import (config_label, plan_ablation, plan_base_to_new,  # noqa: E402,F401
+                          plan_transfer)
 
 
 # ----------------------------------------------------------------------------- running

@@ -174,7 +174,7 @@ def load_summary(path: str | Path | None = None) -> dict:
 
 def progress(output_dir: str | Path = STUDY_DIR, budget: str = "paper") -> dict:
     """How far the selection at ``budget`` is: {"done", "total", "missing": run names}."""
-    from .experiments import ablation_n_ctx
+    from .ablation_size import ablation_n_ctx
     from .parameters import check_parameters
     from .runs import find_record
 

@@ -120,7 +120,7 @@ def status(configs, out: Path, workers_hint: int | None = None) -> str:
     import json
 
     from cocoop_lib import run_locks
-    from cocoop_lib.experiments import run_cost
+    from cocoop_lib.run_cost import run_cost
     from cocoop_lib.workers import failed_path
 
     done, damaged = _done(configs)
