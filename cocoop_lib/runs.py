@@ -90,7 +90,6 @@ def _clear_derived(out: Path, name: str) -> None:
     _record_file(out, name).unlink(missing_ok=True)
     for ckpt in (out / "checkpoints").glob(f"{name}-*.pt"):
         ckpt.unlink(missing_ok=True)
-    (out / "checkpoints" / f"{name}.pt").unlink(missing_ok=True)
 
 
 def run(config: RunConfig, force: bool = False, progress: bool = True, wait: bool = True) -> dict:
