@@ -2,6 +2,9 @@
 :class:`cocoop_lib.notebook_output.NotebookRunLog`)."""
 from __future__ import annotations
 
+from .shipped import ENV
+
+
 class PrintRunLog:
     """The per-run log of :func:`run_many` as plain lines on stdout (scripts, tests, the CLI).
 
@@ -24,7 +27,7 @@ def run_summary(counts: dict) -> str:
     """The one-line summary of a :func:`run_many` call, e.g. "54 runs (0 new, 54 reused, 54 of
     them shipped with the repository (...)) in 3 s"."""
     shipped = (f", {counts['shipped']} of them shipped with the repository (set "
-               "COCOOP_SHIPPED_RUNS=0 to train them here)") if counts["shipped"] else ""
+               f"{ENV}=0 to train them here)") if counts["shipped"] else ""
     return (f"{counts['runs']} runs ({counts['trained']} new, "
             f"{counts['runs'] - counts['trained']} reused{shipped}) in {counts['seconds']:.0f} s")
 

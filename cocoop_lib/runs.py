@@ -242,19 +242,17 @@ def run_many(configs, *, verbose: bool = True, log=None) -> list[dict]:
     ``log``: a log class like :class:`PrintRunLog` (default :data:`RUN_LOG`); ``verbose=False``
     writes no log."""
     configs = list(configs)
-    records = []
+    records, reused = [], []
     t0 = time.perf_counter()
     out = (log or RUN_LOG)(len(configs)) if verbose else None
     for i, config in enumerate(configs, 1):
-        found, _ = find(config)
-        record = run(config, progress=False)
-        record["_reused"] = found is not None
-        records.append(record)
+        reused.append(find(config)[0] is not None)
+        records.append(run(config, progress=False))
         if out is not None:
-            out.run(i, run_line(record, found is not None))
+            out.run(i, run_line(records[-1], reused[-1]))
     if out is not None:
-        n_trained = sum(not r["_reused"] for r in records)
-        n_shipped = sum(bool(r["_reused"] and r.get("shipped_from")) for r in records)
+        n_trained = reused.count(False)
+        n_shipped = sum(bool(r.get("shipped_from")) for r, old in zip(records, reused) if old)
         out.done({"runs": len(records), "trained": n_trained, "shipped": n_shipped,
                   "reused": len(records) - n_trained - n_shipped,
                   "seconds": time.perf_counter() - t0})
