@@ -18,6 +18,7 @@ import dataclasses
 import json
 import resource
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -39,7 +40,7 @@ from .run_config import (CPU_THREADS, SUBSETS, RunConfig, check_device,  # noqa:
 from .run_log import PrintRunLog, run_line, run_summary  # noqa: F401
 from .shipped import available as shipped_available, shipped_record, take_shipped
 from .trained import cached_test_features, get_backbone, load_trained  # noqa: F401
-from .training import TrainSettings, set_seed, train
+from .training import TrainSettings, plain_step, set_seed, train
 
 
 def _record_file(output_dir: str | Path, name: str) -> Path:
@@ -185,7 +186,7 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
                                  precision=c.precision, device=c.device)
         history = train(model, ImageDataset(train_split.train, train_tf), settings,
                         checkpoint_path=ckpt_path, progress=progress,
-                        on_epoch=claim.heartbeat, step_factory=make_step)
+                        on_epoch=claim.heartbeat, step_factory=partial(make_step, plain=plain_step))
 
     metrics, n_test = {}, {}
     t_eval = time.perf_counter()
