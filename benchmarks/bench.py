@@ -55,7 +55,7 @@ from cocoop_lib.evaluation import accuracy_from_features, image_features  # noqa
 from cocoop_lib.fast import CapturedStep, make_step, shared_prefix_rows  # noqa: E402
 from cocoop_lib.model import PromptedCLIP  # noqa: E402
 from cocoop_lib.prompt_learners import CoCoOpPromptLearner, CoOpPromptLearner  # noqa: E402
-from cocoop_lib.training import train_step  # noqa: E402
+from cocoop_lib.training import plain_step, train_step  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ class Bench:
             step = CapturedStep(model, optimizer, s.precision, s.device, capture=False)
         else:
             step = make_step(model, optimizer, s.precision, s.device, captured=s.captured,
-                             log=None, eager=train_step)
+                             log=None, plain=plain_step)
         self.step_description = step.description
         n_prime = step.warmup + 1 if isinstance(step, CapturedStep) and step.capture else 0
         return step, n_prime

@@ -110,9 +110,9 @@ glue_numbers({"long_ctx": long_ctx})
 # %%
 from cocoop_lib.runs import RunConfig, run_many
 
-same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
-            backbone=P.backbone, data_root=P.data_root,
-            output_dir=P.output_dir, device=P.device, precision=P.precision)
+# the fields every run shares: shots, epochs, recipe, backbone,
+# data_root, output_dir, device, precision
+same = P.common_run_fields()
 variants = [("coop", {}), ("coop", dict(n_ctx=long_ctx, ctx_init="")),
             ("cocoop", {})]
 configs = [RunConfig(dataset=d, method=m, seed=s, train_classes="base",

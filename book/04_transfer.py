@@ -111,9 +111,9 @@ pd.DataFrame([{"dataset": d, "role": role, "plays": w.plays.get(d, "")}
 # %%
 from cocoop_lib.runs import RunConfig, run_many
 
-same = dict(shots=P.shots, epochs=P.epochs, recipe=P.recipe,
-            backbone=P.backbone, data_root=P.data_root,
-            output_dir=P.output_dir, device=P.device, precision=P.precision)
+# the fields every run shares: shots, epochs, recipe, backbone,
+# data_root, output_dir, device, precision
+same = P.common_run_fields()
 context = {} if P.n_ctx is None else dict(n_ctx=P.n_ctx, ctx_init="")
 # every run is tested on the source, the targets and the shifted variants
 tested = (P.world.source, *P.world.targets, *P.world.variants)

@@ -74,7 +74,7 @@ def budget_sentence(P) -> str:
     In the paper's recipe there is no budget departure; in the mini recipe the sentence comes from
     the committed check's records (:func:`budget_check_records`), whatever they show.
     """
-    from .presets import get_recipe
+    from .presets import SHORT_BUDGET as S, get_recipe
 
     if get_recipe(P.recipe, P.backbone).name != "mini":
         return "these runs use the paper's own epochs and batch sizes, so there is no budget departure to check"
@@ -83,7 +83,8 @@ def budget_sentence(P) -> str:
     if report["gaps"] is None:
         return "the appendix's budget check has no complete (dataset, seed) pair yet"
     text = ("these runs use the paper's epochs and batch sizes. The mini recipe's former shorter "
-            "budget (CoOp 10 epochs, CoCoOp 2 epochs at batch 4) was dropped: trained that way "
+            f"budget (CoOp {S['epochs']['coop']} epochs, CoCoOp {S['epochs']['cocoop']} epochs at "
+            f"batch {S['batch_size']['cocoop']}) was dropped: trained that way "
             f"(the appendix's budget check, {n['budget_pairs']} dataset and seed pairs"
             f"{', still incomplete' if report['missing'] else ''}), the average row's gaps keep "
             f"their sign in {n['budget_same']} of {n['budget_gaps']} cases")

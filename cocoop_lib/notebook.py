@@ -3,7 +3,7 @@ notebook environment (set when this module is imported, so a chapter's first cel
 
 Where things live: parameter checks in :mod:`cocoop_lib.parameters`, dataset roles in
 :mod:`cocoop_lib.datasets.roles`, provenance facts in :mod:`cocoop_lib.provenance`, the
-provenance block and glue in :mod:`cocoop_lib.display`. Scripts (``scripts/sweep.py``) import
+provenance block and glue in :mod:`cocoop_lib.notebook_output`. Scripts (``scripts/sweep.py``) import
 those modules directly and so avoid the environment settings below. The experiment plans and the
 run helpers below move to ``experiments.py`` / ``runs.py``.
 """
@@ -20,7 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 from .datasets.roles import World, default_datasets, world_of  # noqa: F401
-from .display import glue_numbers, provenance_block, provenance_html, show_provenance  # noqa: F401
+from .notebook_output import glue_numbers, provenance_block, provenance_html, show_provenance  # noqa: F401
 from .parameters import (CHAPTERS, DEFAULT_SEEDS, METHOD_LABELS, PAPER_SETTING,  # noqa: F401
                          PARAMETER_NAMES, BookParameters, ParameterError, check_parameters)
 from .provenance import (backbone_summary, provenance_info, setting_sentence,  # noqa: F401
@@ -29,10 +29,12 @@ from .provenance import (backbone_summary, provenance_info, setting_sentence,  #
 
 # ----------------------------------------------------------------------------- experiment plans
 
-# the plans live in cocoop_lib.experiments (the sweep uses them too); re-exported for the chapters
-from .experiments import (ablation_n_ctx, backbone_dims, longest_classname_tokens,  # noqa: E402,F401
-                          matched_n_ctx, plan_ablation, plan_base_to_new, plan_transfer,
-                          config_label)
+# the plans live in cocoop_lib.experiments, the ablation's long context in cocoop_lib.ablation_size
+# (the sweep uses them too); re-exported for the chapters
+from .ablation_size import (ablation_n_ctx, backbone_dims,  # noqa: E402,F401
+                            longest_classname_tokens, matched_n_ctx)
+from .experiments import (config_label, plan_ablation, plan_base_to_new,  # noqa: E402,F401
+                          plan_transfer)
 
 
 # ----------------------------------------------------------------------------- running
@@ -43,7 +45,7 @@ from .runs import find_record  # noqa: E402
 
 # a run cell shows a summary and folds its per-run lines (plain lines outside IPython)
 from . import runs as _runs  # noqa: E402
-from .display import NotebookRunLog  # noqa: E402
+from .notebook_output import NotebookRunLog  # noqa: E402
 
 _runs.RUN_LOG = NotebookRunLog
 

@@ -93,6 +93,13 @@ class BookParameters:
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in PARAMETER_NAMES}
 
+    def common_run_fields(self) -> dict:
+        """The :class:`~cocoop_lib.runs.RunConfig` fields every run of a chapter shares: shots,
+        epochs, recipe, backbone, data_root, output_dir, device, precision."""
+        return dict(shots=self.shots, epochs=self.epochs, recipe=self.recipe,
+                    backbone=self.backbone, data_root=self.data_root,
+                    output_dir=self.output_dir, device=self.device, precision=self.precision)
+
     def run_config(self, dataset: str, method: str, seed: int, **overrides):
         """The :class:`~cocoop_lib.runs.RunConfig` of one run under these parameters.
 
@@ -101,10 +108,7 @@ class BookParameters:
         """
         from .runs import RunConfig
 
-        kw = dict(dataset=dataset, method=method, seed=int(seed), shots=self.shots,
-                  epochs=self.epochs, recipe=self.recipe, backbone=self.backbone,
-                  data_root=self.data_root, output_dir=self.output_dir, device=self.device,
-                  precision=self.precision)
+        kw = dict(dataset=dataset, method=method, seed=int(seed), **self.common_run_fields())
         if self.n_ctx is not None and method != "zeroshot":
             kw.update(n_ctx=self.n_ctx, ctx_init="")
         kw.update(overrides)

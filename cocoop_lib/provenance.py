@@ -1,12 +1,13 @@
 """What a chapter's numbers came from, as facts (no display): backbone, data, recipe, device,
 versions, git, times; the warning when it is not the paper's setting; the one setting sentence.
 
-:mod:`cocoop_lib.display` lays these out as HTML; :func:`cocoop_lib.records.provenance` supplies
-the machine's part (device, versions, git revision).
+:mod:`cocoop_lib.notebook_output` lays these out as HTML; :mod:`cocoop_lib.machine` supplies the
+machine's part (device, versions, git revision).
 """
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from .parameters import METHOD_LABELS
 
@@ -27,7 +28,7 @@ def provenance_info(P, records: list[dict] | None = None) -> dict:
     import torch
 
     from .presets import get_recipe
-    from .records import provenance
+    from .machine import provenance
 
     device = P.device if P.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     info = {"parameters": P.as_dict(), "backbone": backbone_summary(P),
@@ -39,7 +40,7 @@ def provenance_info(P, records: list[dict] | None = None) -> dict:
         shas = sorted({r["backbone"]["weights_sha256"] for r in records})
         info["records"] = {
             "n_runs": len(records),
-            "n_reused": sum(bool(r.get("_reused")) for r in records),
+            "n_reused": sum(_made_before(r, P.started) for r in records),
             "n_shipped": sum(bool(r.get("shipped_from")) for r in records),
             "compute_seconds": round(sum(r["seconds"]["total"] for r in records), 1),
             "weights_sha256": shas,
@@ -49,6 +50,14 @@ def provenance_info(P, records: list[dict] | None = None) -> dict:
             "git_revisions": sorted({r["provenance"]["git_revision"] for r in records}),
         }
     return info
+
+
+def _made_before(record: dict, t: float) -> bool:
+    """Whether ``record`` was made before time ``t`` (seconds since the epoch), by the UTC second
+    its provenance gives (a record without one counts as earlier): a chapter's records made
+    before its parameters cell are the ones it reused (shipped or from earlier executions)."""
+    utc = record.get("provenance", {}).get("utc")
+    return utc is None or datetime.fromisoformat(utc).timestamp() < int(t)
 
 
 def setting_warning(info: dict) -> str | None:
@@ -75,6 +84,8 @@ def setting_warning(info: dict) -> str | None:
 def provenance_rows(info: dict) -> list[tuple[str, object]]:
     """(key, value) rows of the provenance block; a value is a string or a list of strings (the
     parts a layout may wrap between, never inside)."""
+    from .shipped import ENV    # shipped imports torch and transformers: only when shown
+
     b = info["backbone"]
     device = (f"{info['device']} ({info.get('device_name', '')}"
               + (f", {info['cpu_threads']} thread(s)" if "cpu_threads" in info else "")
@@ -93,7 +104,7 @@ def provenance_rows(info: dict) -> list[tuple[str, object]]:
     if "records" in info:
         r = info["records"]
         shipped = (f", {r['n_shipped']} of them shipped with the repository (cocoop_lib/assets/"
-                   "mini_runs, made by scripts/sweep.py; COCOOP_SHIPPED_RUNS=0 trains them here)"
+                   f"mini_runs, made by scripts/sweep.py; {ENV}=0 trains them here)"
                    if r.get("n_shipped") else "")
         rows.append(("runs", f"{r['n_runs']} run records ({r['n_reused']} reused from earlier "
                              f"executions{shipped}); compute time recorded in them "

@@ -1,13 +1,16 @@
 """The console log of ``runs.run_many``: one line per run and a summary (the notebook's version is
-:class:`cocoop_lib.display.NotebookRunLog`)."""
+:class:`cocoop_lib.notebook_output.NotebookRunLog`)."""
 from __future__ import annotations
+
+from .shipped import ENV
+
 
 class PrintRunLog:
     """The per-run log of :func:`run_many` as plain lines on stdout (scripts, tests, the CLI).
 
     A log has three calls: ``log = RunLog(total)``, ``log.run(i, line)`` after each run,
     ``log.done(counts)`` at the end (counts: runs, shipped, reused, trained, seconds).
-    :class:`cocoop_lib.display.NotebookRunLog` is the same log for a notebook page (a summary,
+    :class:`cocoop_lib.notebook_output.NotebookRunLog` is the same log for a notebook page (a summary,
     the per-run lines folded away); ``cocoop_lib.notebook`` makes it the default there."""
 
     def __init__(self, total: int):
@@ -24,7 +27,7 @@ def run_summary(counts: dict) -> str:
     """The one-line summary of a :func:`run_many` call, e.g. "54 runs (0 new, 54 reused, 54 of
     them shipped with the repository (...)) in 3 s"."""
     shipped = (f", {counts['shipped']} of them shipped with the repository (set "
-               "COCOOP_SHIPPED_RUNS=0 to train them here)") if counts["shipped"] else ""
+               f"{ENV}=0 to train them here)") if counts["shipped"] else ""
     return (f"{counts['runs']} runs ({counts['trained']} new, "
             f"{counts['runs'] - counts['trained']} reused{shipped}) in {counts['seconds']:.0f} s")
 

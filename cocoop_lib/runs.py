@@ -18,6 +18,7 @@ import dataclasses
 import json
 import resource
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,16 +30,17 @@ from .evaluation import accuracy_from_features, harmonic_mean
 from .fast import make_step
 from .identity import (backbone_sha256, checkpoint_file, data_identity, image_sha256s,  # noqa: F401
                        load_run_dataset, record_identity, run_data, run_identity, stale_reason)
+from .machine import provenance
 from .model import PromptedCLIP
 from .presets import get_recipe
 from .prompt_learners import build_prompt_learner, count_trainable
-from .records import provenance, read_record, remove_leftover_tmps, write_json_atomic
+from .records import read_record, remove_leftover_tmps, write_json_atomic
 from .run_config import (CPU_THREADS, SUBSETS, RunConfig, check_device,  # noqa: F401
                          check_output_dir, fixed_cpu_threads)
 from .run_log import PrintRunLog, run_line, run_summary  # noqa: F401
 from .shipped import available as shipped_available, shipped_record, take_shipped
 from .trained import cached_test_features, get_backbone, load_trained  # noqa: F401
-from .training import TrainSettings, set_seed, train
+from .training import TrainSettings, plain_step, set_seed, train
 
 
 def _record_file(output_dir: str | Path, name: str) -> Path:
@@ -89,7 +91,6 @@ def _clear_derived(out: Path, name: str) -> None:
     _record_file(out, name).unlink(missing_ok=True)
     for ckpt in (out / "checkpoints").glob(f"{name}-*.pt"):
         ckpt.unlink(missing_ok=True)
-    (out / "checkpoints" / f"{name}.pt").unlink(missing_ok=True)
 
 
 def run(config: RunConfig, force: bool = False, progress: bool = True, wait: bool = True) -> dict:
@@ -185,7 +186,7 @@ def _train_and_evaluate(c: RunConfig, name: str, out: Path, rec_path: Path, ckpt
                                  precision=c.precision, device=c.device)
         history = train(model, ImageDataset(train_split.train, train_tf), settings,
                         checkpoint_path=ckpt_path, progress=progress,
-                        on_epoch=claim.heartbeat, step_factory=make_step)
+                        on_epoch=claim.heartbeat, step_factory=partial(make_step, plain=plain_step))
 
     metrics, n_test = {}, {}
     t_eval = time.perf_counter()
@@ -242,19 +243,17 @@ def run_many(configs, *, verbose: bool = True, log=None) -> list[dict]:
     ``log``: a log class like :class:`PrintRunLog` (default :data:`RUN_LOG`); ``verbose=False``
     writes no log."""
     configs = list(configs)
-    records = []
+    records, reused = [], []
     t0 = time.perf_counter()
     out = (log or RUN_LOG)(len(configs)) if verbose else None
     for i, config in enumerate(configs, 1):
-        found, _ = find(config)
-        record = run(config, progress=False)
-        record["_reused"] = found is not None
-        records.append(record)
+        reused.append(find(config)[0] is not None)
+        records.append(run(config, progress=False))
         if out is not None:
-            out.run(i, run_line(record, found is not None))
+            out.run(i, run_line(records[-1], reused[-1]))
     if out is not None:
-        n_trained = sum(not r["_reused"] for r in records)
-        n_shipped = sum(bool(r["_reused"] and r.get("shipped_from")) for r in records)
+        n_trained = reused.count(False)
+        n_shipped = sum(bool(r.get("shipped_from")) for r, old in zip(records, reused) if old)
         out.done({"runs": len(records), "trained": n_trained, "shipped": n_shipped,
                   "reused": len(records) - n_trained - n_shipped,
                   "seconds": time.perf_counter() - t0})

@@ -22,28 +22,48 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RULE = ("For each variant (CoOp from \"a photo of a\", CoOp with the ablation's long random context, "
-        "CoCoOp), train it at every lr of the grid on every base-to-new dataset (seed 1, at the budget "
-        "the recipe runs, the paper's: CoOp 200 epochs, 50 on MiniEmojiNet, batch 32; CoCoOp 10 "
-        "epochs at batch 1), and keep the lr with the highest accuracy on the base classes' few-shot "
-        "validation images, averaged over the datasets; a tie goes to the smaller lr.")
-# Until 3 Dec 2026 the same rule ran at the mini recipe's former short budget; that selection (which
-# set presets.MINI until the paper-budget one is complete) is kept as history (SHORT_SUMMARY).
-SHORT_RULE = ("For each variant (CoOp from \"a photo of a\", CoOp with the ablation's long random context, "
-              "CoCoOp), train it at every lr of the grid on every base-to-new dataset (seed 1, at the short "
-              "budget: CoOp 10 epochs, 5 on MiniEmojiNet, batch 32; CoCoOp 2 epochs at batch 4), and keep "
-              "the lr with the highest accuracy on the base classes' few-shot validation images, averaged "
-              "over the datasets; a tie goes to the smaller lr.")
-CROP_RULE = ("The crop scale by the same rule: every variant at its chosen lr, trained with the "
-             "paper's random crops (scale 0.08-1) and with the mini recipe's (0.8-1) on every "
-             "base-to-new dataset (seed 1, the same budget); the mini recipe keeps its 0.8-1 only if "
-             "that gives the higher base-class validation accuracy averaged over the three variants "
-             "and the datasets; otherwise, a tie included, it takes the paper's 0.08-1.")
+from .presets import PAPER, SHORT_BUDGET
+
 LR_GRID = (0.002, 0.02, 0.1, 0.3)
-PAPER_CROP, MINI_CROP = (0.08, 1.0), (0.8, 1.0)
+# the crop rule's two scales: the paper's, and the departure it tests (a candidate, not MINI's
+# value, which is what the rule chose)
+PAPER_CROP, MINI_CROP = tuple(PAPER.crop_scale), (0.8, 1.0)
 CROP_GRID = (PAPER_CROP, MINI_CROP)
 VARIANTS = ("coop", "coop-random", "cocoop")
 SELECTION_SEED = 1
+
+
+def crop_label(scale) -> str:
+    """(0.08, 1.0) -> "0.08-1" (the summary's key of a crop scale)."""
+    return "-".join(f"{float(x):g}" for x in scale)
+
+
+def _budget(epochs: dict, source_epochs: int, batch_size: dict) -> str:
+    """"CoOp 200 epochs, 50 on MiniEmojiNet, batch 32; CoCoOp 10 epochs at batch 1"."""
+    return (f"CoOp {epochs['coop']} epochs, {source_epochs} on MiniEmojiNet, batch "
+            f"{batch_size['coop']}; CoCoOp {epochs['cocoop']} epochs at batch {batch_size['cocoop']}")
+
+
+def _lr_rule(budget: str) -> str:
+    return (f"For each variant (CoOp from \"{PAPER.ctx_init}\", CoOp with the ablation's long random "
+            "context, CoCoOp), train it at every lr of the grid on every base-to-new dataset (seed "
+            f"{SELECTION_SEED}, at {budget}), and keep the lr with the highest accuracy on the base "
+            "classes' few-shot validation images, averaged over the datasets; a tie goes to the "
+            "smaller lr.")
+
+
+RULE = _lr_rule("the budget the recipe runs, the paper's: " + _budget(
+    PAPER.epochs, PAPER.epochs_on["coop:ImageNet"], PAPER.batch_size))
+# Until 3 Dec 2026 the same rule ran at the mini recipe's former short budget; that selection (which
+# set presets.MINI until the paper-budget one is complete) is kept as history (SHORT_SUMMARY).
+SHORT_RULE = _lr_rule("the short budget: " + _budget(
+    SHORT_BUDGET["epochs"], SHORT_BUDGET["epochs_on"]["coop:MiniEmojiNet"], SHORT_BUDGET["batch_size"]))
+_PAPER_C, _MINI_C = crop_label(PAPER_CROP), crop_label(MINI_CROP)
+CROP_RULE = ("The crop scale by the same rule: every variant at its chosen lr, trained with the "
+             f"paper's random crops (scale {_PAPER_C}) and with the mini recipe's ({_MINI_C}) on every "
+             f"base-to-new dataset (seed {SELECTION_SEED}, the same budget); the mini recipe keeps its "
+             f"{_MINI_C} only if that gives the higher base-class validation accuracy averaged over the "
+             f"three variants and the datasets; otherwise, a tie included, it takes the paper's {_PAPER_C}.")
 STUDY_DIR = Path(__file__).parent / "assets" / "recipe_selection"   # output_dir of the runs
 SUMMARY = STUDY_DIR / "summary.json"                      # at the paper's budget (RULE)
 SHORT_SUMMARY = STUDY_DIR / "summary_short_budget.json"   # at the short budget (SHORT_RULE), history
@@ -81,11 +101,6 @@ def selection_configs(datasets, *, long_n_ctx: int, grid=LR_GRID, variants=VARIA
                 at_budget = {"paper": paper_budget, "short": short_budget}[budget]
                 out.append((variant, float(lr), at_budget(config, "MiniEmojiNet")))
     return out
-
-
-def crop_label(scale) -> str:
-    """(0.08, 1.0) -> "0.08-1" (the summary's key of a crop scale)."""
-    return "-".join(f"{float(x):g}" for x in scale)
 
 
 def crop_configs(datasets, chosen: dict, *, long_n_ctx: int, scales=CROP_GRID,
@@ -174,7 +189,7 @@ def load_summary(path: str | Path | None = None) -> dict:
 
 def progress(output_dir: str | Path = STUDY_DIR, budget: str = "paper") -> dict:
     """How far the selection at ``budget`` is: {"done", "total", "missing": run names}."""
-    from .experiments import ablation_n_ctx
+    from .ablation_size import ablation_n_ctx
     from .parameters import check_parameters
     from .runs import find_record
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .experiments import run_cost
 from .kernel_path import compare
 from .records import read_record
+from .run_cost import run_cost
 from .runs import run
 from .shipped import shipped_path
 
@@ -36,7 +36,7 @@ def recompute(config, output_dir) -> dict:
 
 def cheapest_shipped(configs, methods=("coop", "cocoop")) -> list:
     """Of ``configs``, the cheapest one per trained method whose record ships (by
-    :func:`experiments.run_cost`): what the appendix recomputes to check the shipped records."""
+    :func:`run_cost.run_cost`): what the appendix recomputes to check the shipped records."""
     out = []
     for method in methods:
         have = [c for c in configs if c.method == method and shipped_path(c.resolved().run_name()).exists()]

@@ -59,12 +59,10 @@ def load_trained(record: dict):
                                    n_ctx=c.n_ctx, ctx_init=c.ctx_init,
                                    class_token_position=c.class_token_position, csc=c.csc)
     if c.method != "zeroshot":
-        folder = Path(c.output_dir) / "checkpoints"
-        sha = record["backbone"]["weights_sha256"]
-        candidates = [folder / f"{record['name']}-{sha[:8]}.pt", folder / f"{record['name']}.pt"]
-        if "data_identity" in record:
-            candidates.insert(0, checkpoint_file(c.output_dir, record["name"], record_identity(record)))
-        ckpt = next((p for p in candidates if p.exists()), candidates[0])
+        if "data_identity" not in record:
+            raise RecordError(f"record {record['name']} does not say which data it was made on "
+                              "(written by an older version); run it again to rebuild it")
+        ckpt = checkpoint_file(c.output_dir, record["name"], record_identity(record))
         if not ckpt.exists():
             shipped = (" (the record came with the repository, whose shipped runs carry checkpoints "
                        "only for chapter 1's runs)" if record.get("shipped_from") else "")

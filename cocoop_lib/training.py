@@ -123,25 +123,26 @@ def train_step(model: PromptedCLIP, optimizer: torch.optim.Optimizer, images: to
 
 
 class PlainStep:
-    """:func:`train_step` bound to one run: ``step(images, labels) -> loss`` (what :func:`train`
-    runs when no step factory is given)."""
+    """:func:`train_step` bound to one run: ``step(images, labels) -> loss``. Its description
+    ("eager training step", with ``reason`` in brackets when one is given: why nothing is captured)
+    is the record's ``training_path``."""
 
-    def __init__(self, model, optimizer, precision: str, device: str, scaler=None, eager=train_step):
-        self.eager = eager
+    def __init__(self, model, optimizer, precision: str, device: str, scaler=None, reason: str = ""):
         self.model, self.optimizer, self.precision, self.device = model, optimizer, precision, device
         self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
-        self.description = "eager training step"
+        self.description = "eager training step" + (f" ({reason})" if reason else "")
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.eager(self.model, self.optimizer, images, labels, self.precision, self.device,
+        return train_step(self.model, self.optimizer, images, labels, self.precision, self.device,
                           self.scaler)
 
 
 def plain_step(model, optimizer, precision: str, device: str, scaler=None, log=None, *,
-               eager=train_step) -> PlainStep:
-    """The default step factory of :func:`train` (the signature of ``cocoop_lib.fast.make_step``,
-    which runs pass instead: the captured step on a GPU)."""
-    return PlainStep(model, optimizer, precision, device, scaler, eager)
+               reason: str = "") -> PlainStep:
+    """The default step factory of :func:`train`, and the eager path of
+    ``cocoop_lib.fast.make_step`` (runs pass ``partial(make_step, plain=plain_step)``: the
+    captured step on a GPU)."""
+    return PlainStep(model, optimizer, precision, device, scaler, reason)
 
 
 def train(model: PromptedCLIP, train_set, settings: TrainSettings,
@@ -154,8 +155,8 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
     result as an uninterrupted run. Returns {"losses": mean loss per epoch, "lrs": lr per epoch,
     "seconds": training wall time}. ``on_epoch(epoch, epochs)``, if given, is called after each
     epoch's checkpoint (runs use it to heartbeat their claim). ``step_factory(model, optimizer,
-    precision, device, scaler, eager=train_step, log=...) -> step`` builds the per-batch step
-    (:func:`plain_step`; runs pass ``cocoop_lib.fast.make_step``).
+    precision, device, scaler, log=...) -> step`` builds the per-batch step (:func:`plain_step`;
+    runs pass ``cocoop_lib.fast.make_step`` with ``plain=plain_step``).
     """
     device, precision = settings.device, settings.precision
     params = [p for p in model.prompt_learner.parameters() if p.requires_grad]
@@ -182,7 +183,7 @@ def train(model: PromptedCLIP, train_set, settings: TrainSettings,
         start_epoch = state["epoch"] + 1
     model.prompt_learner.train()
     # the per-batch step (runs: captured and replayed on CUDA, else the eager train_step above)
-    step = step_factory(model, optimizer, precision, device, scaler, eager=train_step,
+    step = step_factory(model, optimizer, precision, device, scaler,
                         log=(lambda line: print(line, file=sys.stderr)) if progress else None)
     history["training_path"] = step.description      # which step ran is part of the record
     for epoch in range(start_epoch, settings.epochs + 1):

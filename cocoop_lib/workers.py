@@ -6,7 +6,11 @@ at the same time: each run is trained by whoever claims it first (:mod:`cocoop_l
 run with a live claim is skipped and come back to, and a failed run is recorded in
 ``<output_dir>/failed/<run>.json`` and not retried until ``retry_failed``.
 
-    python -m cocoop_lib.workers PLAN.json --worker w0 [--threads 1]
+    python -m cocoop_lib.workers PLAN.json --worker w0
+
+A CPU run trains with :data:`run_config.CPU_THREADS` torch threads whatever the worker's count
+(:func:`run_config.fixed_cpu_threads`: the same numbers from every entry point), so a worker
+takes no thread count.
 """
 from __future__ import annotations
 
@@ -138,13 +142,9 @@ def _started_here(output_dir: Path, name: str) -> int:
         return -1                                           # unreadable log: count it as trained
 
 
-def work_plan(plan_path: str, worker: str, retry_failed: bool = False, threads: int | None = None,
-              poll_s: float = 5.0) -> dict:
+def work_plan(plan_path: str, worker: str, retry_failed: bool = False, poll_s: float = 5.0) -> dict:
     """One worker on a plan file (the function local processes and SLURM jobs run)."""
     os.environ[run_locks.WORKER_ENV] = worker
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
     return work(read_plan(plan_path), retry_failed=retry_failed, poll_s=poll_s,
                 log=lambda line: print(line, flush=True), use_shipped=plan_uses_shipped(plan_path))
 
@@ -153,11 +153,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("plan", help="plan JSON written by scripts/sweep.py")
     p.add_argument("--worker", default=None, help="this worker's name (shown in --status)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--poll", type=float, default=5.0, help="seconds between looks at claimed runs")
     args = p.parse_args(argv)
-    counts = work_plan(args.plan, args.worker or f"{platform.node()}:{os.getpid()}",
-                       threads=args.threads, poll_s=args.poll)
+    counts = work_plan(args.plan, args.worker or f"{platform.node()}:{os.getpid()}", poll_s=args.poll)
     print(f"worker {args.worker}: {counts['trained']} trained, {counts['reused']} already done, "
           f"{counts['failed']} failed", flush=True)
     return 1 if counts["failed"] else 0

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 def main(argv=None) -> int:
     from cocoop_lib import selection
-    from cocoop_lib.experiments import ablation_n_ctx
+    from cocoop_lib.ablation_size import ablation_n_ctx
     from cocoop_lib.parameters import check_parameters
     from cocoop_lib.records import write_json_atomic
     from cocoop_lib.runs import find_record, run

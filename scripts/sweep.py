@@ -120,7 +120,7 @@ def status(configs, out: Path, workers_hint: int | None = None) -> str:
     import json
 
     from cocoop_lib import run_locks
-    from cocoop_lib.experiments import run_cost
+    from cocoop_lib.run_cost import run_cost
     from cocoop_lib.workers import failed_path
 
     done, damaged = _done(configs)
@@ -275,12 +275,10 @@ def run_local(plan_file: Path, args) -> int:
                    PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
         if n_gpu:
             env["CUDA_VISIBLE_DEVICES"] = str(i % n_gpu)
-        else:
+        else:   # the process's OpenMP / MKL pools; a run itself trains with runs.CPU_THREADS
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         cmd = [sys.executable, "-m", "cocoop_lib.workers", str(plan_file), "--worker",
                env["COCOOP_WORKER"], "--poll", str(args.poll)]
-        if threads:
-            cmd += ["--threads", str(threads)]
         procs.append(subprocess.Popen(cmd, env=env))
         where = f"GPU {i % n_gpu}" if n_gpu else f"CPU, {threads} thread(s)"
         print(f"worker w{i} started (pid {procs[-1].pid}, {where})", flush=True)

@@ -209,7 +209,7 @@ def test_deltas_to_the_paper_only_in_the_papers_setting():
 
 
 def test_provenance_block_keeps_values_whole_and_prints_outside_ipython(capsys):
-    from cocoop_lib.display import provenance_html, show_provenance
+    from cocoop_lib.notebook_output import provenance_html, show_provenance
 
     if not MINI_CLIP.exists():
         pytest.skip("needs the bundled mini CLIP")
@@ -603,7 +603,7 @@ def test_every_experiment_chapter_has_two_exercises_and_its_copy_differs(tmp_pat
 
 
 def test_run_log_is_a_summary_with_the_per_run_lines_folded(capsys):
-    from cocoop_lib.display import NotebookRunLog
+    from cocoop_lib.notebook_output import NotebookRunLog
     from cocoop_lib.runs import PrintRunLog, run_summary
 
     counts = {"runs": 3, "trained": 1, "shipped": 2, "reused": 0, "seconds": 12.4}

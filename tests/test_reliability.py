@@ -25,7 +25,7 @@ from cocoop_lib.runs import (RunConfig, check_device, checkpoint_file, find_reco
                              run_many)
 
 REPO = Path(__file__).resolve().parents[1]
-IGNORED = ("seconds", "provenance", "peak_memory_mib", "_reused")
+IGNORED = ("seconds", "provenance", "peak_memory_mib")
 
 
 def cfg(clip, root, out, **kw):

@@ -20,6 +20,7 @@ import torch
 
 from cocoop_lib import experiments, run_locks, workers
 from cocoop_lib.notebook import check_parameters
+from cocoop_lib.run_cost import run_cost
 from cocoop_lib.runs import RunConfig, record_path, run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +168,7 @@ def test_plan_is_unique_longest_first_with_labels(tmp_path):
     grid = experiments.plan(["base_to_new", "ablation"], P)
     names = [c.resolved().run_name() for c in grid]
     assert len(names) == len(set(names)) == 4    # zeroshot, coop ctx=4 (shared), coop long, cocoop
-    costs = [experiments.run_cost(c) for c in grid]
+    costs = [run_cost(c) for c in grid]
     assert costs == sorted(costs, reverse=True) and grid[0].method == "cocoop"
     labels = sorted(experiments.config_label(c) for c in experiments.plan_ablation(P, 18))
     assert labels == ["CoCoOp (ctx=4 + Meta-Net)", "CoOp ctx=18", "CoOp ctx=4"]

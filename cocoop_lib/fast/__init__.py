@@ -6,7 +6,7 @@
 * :func:`plan_calls`: the call plan, a pure function of the EOT positions;
 * :func:`make_step`: the training step, replayed from a captured CUDA graph on a GPU.
 """
-from .captured_step import CapturedStep, EagerStep, make_step, restructured_step  # noqa: F401
+from .captured_step import CapturedStep, make_step, restructured_step  # noqa: F401
 from .plan import plan_calls  # noqa: F401
 from .prompt_encoder import FastPromptEncoder  # noqa: F401
 from .shared_prefix import forward_shared_prefix, shared_prefix_rows  # noqa: F401

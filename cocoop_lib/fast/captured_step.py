@@ -71,24 +71,6 @@ def restructured_step(model, optimizer: torch.optim.SGD, images: torch.Tensor,
     return loss.detach()
 
 
-class EagerStep:
-    """The library's eager step ``eager`` (``training.train_step``: CPU, fp16 with a GradScaler, ...).
-
-    The plain step is passed in, so the speed engine does not import the training module.
-    """
-
-    def __init__(self, eager, model, optimizer, precision: str, device: str, scaler=None,
-                 reason: str = ""):
-        self.eager = eager
-        self.model, self.optimizer, self.precision, self.device = model, optimizer, precision, device
-        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
-        self.description = "eager training step" + (f" ({reason})" if reason else "")
-
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.eager(self.model, self.optimizer, images, labels, self.precision, self.device,
-                          self.scaler)
-
-
 class CapturedStep:
     """The restructured step captured as a CUDA graph after ``warmup`` eager steps, then replayed.
 
@@ -165,10 +147,12 @@ def capture_blocker(precision: str, device: str, scaler=None) -> str | None:
 
 
 def make_step(model, optimizer, precision: str = "fp32", device: str = "cpu", scaler=None,
-              captured: bool | None = None, log=print, *, eager):
+              captured: bool | None = None, log=print, *, plain):
     """The training step for this run: ``step(images, labels) -> loss`` (0-dim tensor).
 
-    ``eager`` is the plain step (``training.train_step``) used wherever nothing is captured.
+    ``plain`` is the plain step's factory (``training.plain_step``), called with ``reason=`` (why
+    nothing is captured) wherever nothing is; it is passed in, so the speed engine does not import
+    the training module.
 
     ``captured=None`` (default): the captured step on CUDA where capture is possible, else the
     eager step; True/False forces the choice (True still falls back, with its reason, where
@@ -176,14 +160,14 @@ def make_step(model, optimizer, precision: str = "fp32", device: str = "cpu", sc
     """
     blocker = capture_blocker(precision, device, scaler)
     if captured is False:
-        step = EagerStep(eager, model, optimizer, precision, device, scaler, "captured step switched off")
+        step = plain(model, optimizer, precision, device, scaler, reason="captured step switched off")
     elif blocker is None:
         try:
             step = CapturedStep(model, optimizer, precision, device)
         except ValueError as err:
-            step = EagerStep(eager, model, optimizer, precision, device, scaler, str(err))
+            step = plain(model, optimizer, precision, device, scaler, reason=str(err))
     else:
-        step = EagerStep(eager, model, optimizer, precision, device, scaler, blocker)
+        step = plain(model, optimizer, precision, device, scaler, reason=blocker)
     if log is not None:
         log(f"training path: {step.description}")
     return step

@@ -7,12 +7,12 @@
     results.base_to_new_display(summary)            # one narrow table per method
 
 :mod:`.tables` holds the numbers (pandas only; the averaging rule is
-:mod:`cocoop_lib.evaluation`'s), :mod:`.display` the Styler/HTML, :mod:`.figures` the plots
+:mod:`cocoop_lib.evaluation`'s), :mod:`.html_tables` the Styler/HTML, :mod:`.figures` the plots
 (matplotlib and seaborn are imported only when a figure is drawn). Every function takes run
 records (dicts written by :func:`cocoop_lib.runs.run`) and never reads files itself.
 """
 from ..provenance import describe_setting
-from .display import (DELTA, TABLE_CLASS, TableGroup, ablation_display, base_to_new_display,
+from .html_tables import (DELTA, TABLE_CLASS, TableGroup, ablation_display, base_to_new_display,
                       claim_display, comparison, settings_display, transfer_display)
 from .figures import plot_ablation, plot_base_to_new, plot_claim, plot_transfer
 from .tables import (AVERAGE, METHOD_ORDER, PAPER_METHOD, ablation, agreement_sentence,

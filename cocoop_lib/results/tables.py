@@ -21,10 +21,10 @@ import pandas as pd
 from .. import paper_results
 from ..evaluation import average_over_datasets, base_new_summary, harmonic_mean, mean_std
 from ..parameters import METHOD_LABELS, METHOD_ORDER, variant_label  # noqa: F401 (results.variant_label)
+from ..presets import Recipe
 
 PAPER_METHOD = METHOD_LABELS          # the paper's name of each method id (one map, parameters.py)
 AVERAGE = "Average"
-RECIPE_N_CTX = 4                      # the recipes' context: 4 vectors from ctx_init
 VARIANT = ["method_id", "n_ctx", "ctx_init"]
 
 
@@ -35,9 +35,10 @@ def _variant(record: dict) -> dict:
     c = record["config"]
     n_ctx = record.get("n_ctx") or c.get("n_ctx") or 0
     ctx_init = c.get("ctx_init") or ""
+    recipe = record.get("recipe", {})     # the recipe's context (both: 4 vectors from ctx_init)
     default = (c["method"] == "zeroshot" or
-               (ctx_init == record.get("recipe", {}).get("ctx_init", "a photo of a")
-                and n_ctx == RECIPE_N_CTX))
+               (ctx_init == recipe.get("ctx_init", Recipe.ctx_init)
+                and n_ctx == recipe.get("n_ctx", Recipe.n_ctx)))
     return dict(method_id=c["method"], n_ctx=int(n_ctx), ctx_init=ctx_init, is_default=default)
 
 

@@ -10,6 +10,7 @@ import html
 import time
 
 from .provenance import provenance_info, provenance_rows, provenance_text, setting_warning
+from .shipped import ENV
 
 # Layout only (the colours come from the book's theme, as for any admonition): the facts as a
 # two-column grid whose value column may shrink to the box, and each value an inline block that
@@ -112,7 +113,7 @@ class NotebookRunLog:
             head = (f"<b>{counts['runs']}</b> runs in <b>{counts['seconds']:.0f} s</b>: "
                     + ", ".join(parts) + ".")
             if counts["shipped"]:
-                head += " (<code>COCOOP_SHIPPED_RUNS=0</code> trains the shipped ones here.)"
+                head += f" (<code>{ENV}=0</code> trains the shipped ones here.)"
             text = f"{log}\n{run_summary(counts)}"
         folded = (f'<details class="cocoop-run-log"><summary>Per-run log ({len(self.lines)} '
                   f'lines)</summary><pre>{html.escape(log)}</pre></details>' if self.lines else "")
