@@ -12,7 +12,7 @@ into ``output_dir/records`` with ``"shipped_from"`` naming its source, and the r
 
 To train every run here instead, set the environment variable ``COCOOP_SHIPPED_RUNS=0`` (the
 book: ``make book RECOMPUTE=1``) or pass ``force=True`` / ``--force``. The tests recompute shipped
-records and compare them with the committed ones (``tests/test_shipped.py``).
+records and compare them with the committed ones (``tests/test_shipped_check.py``).
 
 A shipped record is used only as committed: every file of a store is listed with its sha256 in
 ``<store>/SHA256SUMS`` (``sha256sum -c`` reads it), and a record must agree with itself (its name,

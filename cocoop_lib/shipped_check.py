@@ -7,7 +7,7 @@
 The comparison knows its regime (:func:`kernel_path.compare`): on the kernel path the shipped
 record names, the recomputed record must be bit-equal; on another path (or when the record names
 none: the records made before 3 Dec 2026), within the measured cross-path tolerance. Appendix A1
-does this in every execution of the book; tests/test_shipped.py does it in the suite.
+does this in every execution of the book; tests/test_shipped_check.py does it in the suite.
 """
 from __future__ import annotations
 

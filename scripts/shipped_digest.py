@@ -5,7 +5,7 @@ cocoop_lib/assets/recipe_selection), after adding or replacing shipped records o
     python scripts/shipped_digest.py
 
 A shipped record is reused only while it is byte for byte the file listed there
-(:mod:`cocoop_lib.shipped`); ``tests/test_shipped_digest.py`` fails while a digest is out of date.
+(:mod:`cocoop_lib.shipped`); ``tests/test_shipped.py`` fails while a digest is out of date.
 
 ``--add-image-hashes`` (once, for records written before image bytes were part of a record's
 identity): reads each committed record's datasets from the actual files, checks that its split file

@@ -1,4 +1,7 @@
-"""Shared fixtures: a tiny random CLIP in the hub's format and a tiny EuroSAT-layout dataset."""
+"""Shared fixtures: a tiny random CLIP in the hub's format, a tiny EuroSAT-layout dataset, every
+paper dataset's layout (``world``), a slice of the mini world (``food``), and the smoke-built book.
+
+Plain helpers (no fixtures) are in tests/fixtures_*.py."""
 import json
 import os
 
@@ -63,6 +66,27 @@ def tiny_backbone(tiny_clip_dir):
 @pytest.fixture(scope="session")
 def eurosat_root(tmp_path_factory):
     return make_colour_eurosat(str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """All 15 datasets, one image per class and split, in the real layouts."""
+    from cocoop_lib.datasets import DATASETS
+    from fixtures_data import make_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    for name in DATASETS:
+        if DATASETS[name].world == "paper":
+            make_dataset(root, name)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def food():
+    """120 training images of the mini world's MiniFood (the tensor pipeline's tests)."""
+    from cocoop_lib.datasets import load_dataset
+
+    return load_dataset("MiniFood").train[:120]
 
 
 from pathlib import Path  # noqa: E402

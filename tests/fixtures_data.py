@@ -213,3 +213,6 @@ def zip_paths(archive: str, members: dict[str, str]) -> None:
                         z.write(full, os.path.join(name, os.path.relpath(full, path)))
             else:
                 z.write(path, name)
+
+
+CROP = (0.8, 1.0)   # the MINI recipe's crop scale

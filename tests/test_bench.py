@@ -69,3 +69,21 @@ def test_claims_come_from_the_thresholds_table():
     assert got == {"GPU, C=100, batch 1: training step (default path) speed-up vs faithful": True,
                    "GPU, C=100: evaluation images/s vs faithful (cached image features)": False,
                    "C=100: CoCoOp (batch 1) / CoOp (batch 32) training time per image": True}
+
+
+
+def test_benchmark_dry_run_writes_its_report(tmp_path):
+    """The benchmark script runs end to end (no timing is checked: claims come from real runs)."""
+    from benchmarks import bench
+    threads = torch.get_num_threads()
+    try:
+        report = bench.main(["--dry-run", "--classes", "5", "--out", str(tmp_path / "r.json")])
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "r.json").exists()
+    assert report["agreement_fp32"]["logits_max_rel_diff"] < 1e-4
+    assert report["agreement_fp32"]["grads_max_rel_diff"] < 1e-4
+    row = report["results"][0]
+    assert row["classes"] == 5 and row["cut_length"] < 77
+    assert {"train_speedup_b1", "eval_speedup_cached", "cocoop_b1_over_coop_b4"} <= set(row["ratios"])
+    assert "| C |" in report["table"]

@@ -1,4 +1,4 @@
-"""The book: results aggregation, the paper's numbers, notebook parameters, and a smoke build.
+"""The book: its notebooks, exercises, smoke build, publishing, and `make book`.
 
 The smoke build executes every notebook with papermill in the smoke configuration (one seed, a
 few small datasets, one epoch, two shots) into a temporary folder, builds the HTML book strictly
@@ -6,8 +6,8 @@ few small datasets, one epoch, two shots) into a temporary folder, builds the HT
 """
 from __future__ import annotations
 
-import math
-import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,291 +16,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from cocoop_lib import paper_results, results  # noqa: E402
-from cocoop_lib.evaluation import harmonic_mean  # noqa: E402
-from cocoop_lib.notebook import ParameterError, check_parameters, matched_n_ctx, world_of  # noqa: E402
+from cocoop_lib.notebook import check_parameters  # noqa: E402
 
 MINI_CLIP = REPO / "cocoop_lib" / "assets" / "mini_clip" / "config.json"
-
-
-# ----------------------------------------------------------------------------- fake records
-
-
-def record(dataset, method, seed, metrics, *, n_ctx=4, ctx_init="a photo of a", params=None,
-           train_classes="base", mini=True):
-    """A run record with only what results.py reads."""
-    if method == "zeroshot":
-        n_ctx, ctx_init, params = 0, "", 0
-    return {
-        "name": f"{dataset}-{method}-{n_ctx}-{seed}",
-        "config": {"dataset": dataset, "method": method, "seed": seed, "train_classes": train_classes,
-                   "shots": 16, "epochs": {"zeroshot": 0, "coop": 50, "cocoop": 5}[method],
-                   "recipe": "mini", "device": "cpu", "precision": "fp32",
-                   "n_ctx": None if ctx_init else n_ctx, "ctx_init": ctx_init, "data_root": None,
-                   "batch_size": 1},
-        "recipe": {"ctx_init": "a photo of a"},
-        "metrics": metrics, "n_ctx": n_ctx,
-        "n_trainable_params": params if params is not None else n_ctx * 128,
-        "backbone": {"backbone": "mini", "is_mini_clip": mini, "weights_sha256": "ab" * 32},
-        "provenance": {"device": "cpu", "device_name": "x86_64", "git_revision": "abc"},
-        "seconds": {"total": 1.0},
-    }
-
-
-def b2n(dataset, method, seed, base, new, **kw):
-    return record(dataset, method, seed, {f"{dataset}:base": base, f"{dataset}:new": new}, **kw)
-
-
-# ----------------------------------------------------------------------------- paper numbers
-
-
-def test_paper_table1_transcription_and_the_average_rule():
-    t1 = paper_results.table1()
-    assert len(t1) == 12 * 9 and t1.confirmed.all()
-    for method in ("zeroshot", "coop", "cocoop"):
-        rows = t1[(t1.method == method) & (t1.dataset != "Average")]
-        base = rows[rows.metric == "base"].value.mean()
-        new = rows[rows.metric == "new"].value.mean()
-        avg = {m: paper_results.value("table1", method, "Average", m)[0] for m in ("base", "new", "H")}
-        # the transcribed average row is the mean of the 11 datasets, and its H is H(mean B, mean N)
-        assert base == pytest.approx(avg["base"], abs=0.01)
-        assert new == pytest.approx(avg["new"], abs=0.01)
-        assert harmonic_mean(avg["base"], avg["new"]) == pytest.approx(avg["H"], abs=0.01)
-    # ... and not the mean of the per-dataset H (75.44 for CoCoOp)
-    h = t1[(t1.method == "cocoop") & (t1.dataset != "Average") & (t1.metric == "H")].value.mean()
-    assert h == pytest.approx(paper_results.COCOOP_MEAN_OF_H, abs=0.01)
-
-
-def test_paper_tables_are_confirmed_and_only_the_ablation_value_is_not():
-    # Tables 2 and 3 are confirmed by reprints (paper_results.REPRINTS names them)
-    assert paper_results.value("table2", "coop", "ImageNet") == (71.51, True)
-    assert paper_results.value("table2", "cocoop", "Caltech101") == (94.43, True)
-    assert paper_results.value("table3", "cocoop", "ImageNetA") == (50.63, True)
-    assert paper_results.value("table3", "zeroshot", "ImageNetR") == (73.96, True)
-    for table in (paper_results.table1, paper_results.table2, paper_results.table3):
-        assert table().confirmed.all()
-    assert set(paper_results.REPRINTS) == {"table1", "table2", "table3"}
-    assert "ATPrompt" in paper_results.REPRINTS["table2"]
-    assert {"LoGoPrompt", "RMAdapter", "ATPrompt"} <= set(paper_results.REPRINTS["table3"]
-                                                        .replace(",", " ").replace(":", " ").split())
-    assert paper_results.ABLATION_CTX60_NEW_DELTA == {"value": -2.54, "confirmed": False}
-    # the mark still parses, should a value ever need it again
-    assert paper_results.parse_cell("71.51*") == (71.51, False)
-    t2 = paper_results.table2()
-    assert set(t2.role) == {"source", "target", "average"} and (t2.role == "target").sum() == 20
-    assert paper_results.ABLATION_PARAMS["CoOp ctx=4 + Meta-Net (CoCoOp)"] == 4 * 512 + 33_312
-
-
-# ----------------------------------------------------------------------------- aggregation
-
-
-def test_base_to_new_aggregation_matches_hand_computation():
-    recs = [b2n("A", "coop", 1, 90.0, 40.0), b2n("A", "coop", 2, 80.0, 50.0),
-            b2n("B", "coop", 1, 60.0, 70.0), b2n("B", "coop", 2, 70.0, 90.0),
-            b2n("A", "cocoop", 1, 85.0, 60.0), b2n("B", "cocoop", 1, 65.0, 80.0)]
-    s = results.base_to_new(recs)
-    a = s[(s.dataset == "A") & (s.method == "CoOp")].iloc[0]
-    assert (a.base, a.new, a.n_seeds) == (85.0, 45.0, 2)
-    assert a.base_std == pytest.approx(math.sqrt(50.0))            # sample std of 90, 80
-    assert a.H == pytest.approx(2 * 85 * 45 / 130)                  # H of the seed means
-    assert a.H_std == pytest.approx(abs(harmonic_mean(90, 40) - harmonic_mean(80, 50)) / math.sqrt(2))
-    avg = results.average_row(s, "CoOp")
-    assert avg["base"] == pytest.approx((85 + 65) / 2) and avg["new"] == pytest.approx((45 + 80) / 2)
-    assert avg["H"] == pytest.approx(harmonic_mean(75.0, 62.5))     # H(mean B, mean N) = 68.18
-    mean_of_h = (harmonic_mean(85, 45) + harmonic_mean(65, 80)) / 2  # = 66.80, a different number
-    assert abs(avg["H"] - mean_of_h) > 1
-    # spread of the average row: per-seed averages B (75, 75), N (55, 70) -> std of N = 15 / sqrt 2
-    assert avg["base_std"] == pytest.approx(0.0) and avg["new_std"] == pytest.approx(15 / math.sqrt(2))
-    # the average row is compared with the paper's 11-dataset average
-    assert avg["paper_H"] == 71.66 and avg["d_H"] == pytest.approx(avg["H"] - 71.66)
-    # single-seed CoCoOp: std 0, one seed
-    c = s[(s.dataset == "B") & (s.method == "CoCoOp")].iloc[0]
-    assert (c.n_seeds, c.base_std) == (1, 0.0)
-    claims = results.claim_check(s).set_index(["gap", "metric"])
-    assert claims.loc[("CoCoOp - CoOp", "new"), "ours"] == pytest.approx(70 - 62.5)
-    assert claims.loc[("CoCoOp - CoOp", "new"), "paper"] == pytest.approx(71.69 - 63.22)
-    assert claims.loc[("CoCoOp - CoOp", "new"), "same_sign"]
-    html = results.base_to_new_display(s).to_html()
-    assert 'id="table-base-to-new"' in html and "85.0 ± 7.1" in html
-
-
-def test_paper_datasets_and_roles_are_compared_with_their_own_rows():
-    recs = [b2n("EuroSAT", "cocoop", 1, 90.0, 60.0), b2n("MiniX", "cocoop", 1, 50.0, 50.0)]
-    s = results.base_to_new(recs, plays={"MiniX": "DTD"}).set_index("dataset")
-    assert s.loc["EuroSAT", "paper_base"] == 87.49 and s.loc["EuroSAT", "d_new"] == pytest.approx(60 - 60.04)
-    assert s.loc["MiniX", "paper_dataset"] == "DTD" and s.loc["MiniX", "paper_H"] == 64.85
-
-
-def test_ablation_table_counts_and_deltas():
-    recs = []
-    for seed, (n4, n60, nc) in enumerate([(60.0, 55.0, 66.0), (62.0, 59.0, 70.0)], 1):
-        recs += [b2n("A", "coop", seed, 80.0, n4, params=512),
-                 b2n("A", "coop", seed, 82.0, n60, n_ctx=18, ctx_init="", params=18 * 128),
-                 b2n("A", "cocoop", seed, 79.0, nc, params=2696)]
-    ab = results.ablation(recs)
-    avg = ab[ab.dataset == "Average"].set_index("variant")
-    assert list(avg.index) == ["CoOp ctx=4", "CoOp ctx=18", "CoCoOp (ctx=4 + Meta-Net)"]
-    assert avg.loc["CoOp ctx=18", "n_trainable_params"] == 2304
-    assert avg.loc["CoOp ctx=18", "d_new_vs_ctx4"] == pytest.approx(57.0 - 61.0)
-    assert avg.loc["CoCoOp (ctx=4 + Meta-Net)", "d_new_vs_ctx4"] == pytest.approx(68.0 - 61.0)
-    assert avg.loc["CoOp ctx=18", "paper_params"] == 30_720
-    assert avg.loc["CoOp ctx=18", "paper_d_new_vs_ctx4"] == -2.54
-    assert "table-ablation" in results.ablation_display(ab).to_html()
-
-
-def test_transfer_tables_average_targets_and_join_the_paper():
-    recs = []
-    for seed, accs in ((1, (70.0, 90.0, 40.0)), (2, (72.0, 94.0, 50.0))):
-        recs.append(record("ImageNet", "cocoop", seed, {"ImageNet:all": accs[0], "Caltech101:all": accs[1],
-                                                         "DTD:all": accs[2]}, train_classes="all"))
-    tr = results.transfer(recs, "ImageNet", ["Caltech101", "DTD"], table="table2").set_index("dataset")
-    assert tr.loc["ImageNet", "role"] == "source" and tr.loc["ImageNet", "accuracy"] == 71.0
-    assert tr.loc["Average", "accuracy"] == pytest.approx((92 + 45) / 2)
-    assert tr.loc["Average", "std"] == pytest.approx(abs(65 - 72) / math.sqrt(2))  # per-seed means
-    assert tr.loc["Caltech101", "paper"] == 94.43 and tr.loc["Caltech101", "diff"] == pytest.approx(92 - 94.43)
-    assert bool(tr.loc["ImageNet", "paper_confirmed"]) is True   # confirmed by ATPrompt's reprint
-    assert results.transfer_average(tr.reset_index(), "CoCoOp", "paper") == 65.74
-    glue = results.transfer_averages(tr.reset_index(), "cross")
-    assert glue["paper_cross_CoCoOp"] == 65.74 and glue["cross_CoCoOp"] == pytest.approx(68.5)
-    assert math.isnan(glue["cross_CoOp"]) and len(glue) == 6
-    # Table 3 has no average column: the paper's average is the mean of its four variants
-    recs = [record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "ImageNetV2:all": 60.0},
-                   train_classes="all")]
-    t3 = results.transfer(recs, "ImageNet", ["ImageNetV2"], table="table3").set_index("dataset")
-    assert t3.loc["Average", "paper"] == pytest.approx((64.20 + 47.99 + 49.71 + 75.21) / 4)
-    assert "table-domain" in results.transfer_display(t3.reset_index(), "T3", "table-domain").to_html()
-
-
-def test_method_labels_and_setting_sentence():
-    recs = [b2n("A", "zeroshot", 1, 1.0, 1.0), b2n("A", "coop", 1, 1.0, 1.0),
-            b2n("A", "coop", 1, 1.0, 1.0, n_ctx=16, ctx_init=""), b2n("A", "cocoop", 2, 1.0, 1.0)]
-    assert [results.method_label(r) for r in recs] == ["CLIP", "CoOp", "CoOp ctx=16", "CoCoOp"]
-    text = results.describe_setting(recs)
-    assert "offline mini CLIP" in text and "seeds 1, 2" in text and "16 shots" in text
-
-
-def test_deltas_to_the_paper_only_in_the_papers_setting():
-    """ours - paper is shown (and coloured) only for real CLIP ViT-B/16 on a paper dataset."""
-    def real(r):
-        r["backbone"].update(backbone="openai/clip-vit-base-patch16", is_mini_clip=False)
-        r["config"]["data_root"] = "/data"
-        return r
-
-    paper = results.base_to_new([real(b2n("EuroSAT", "cocoop", 1, 90.0, 60.0))])
-    assert bool(paper.set_index("dataset").loc["EuroSAT", "paper_setting"])
-    assert not bool(paper.set_index("dataset").loc["Average", "paper_setting"])  # 1 of 11 datasets
-    html = results.base_to_new_display(paper).to_html()
-    assert ">ours - paper<" in html and "+2.5" in html and "background-color" in html
-    mini = results.base_to_new([b2n("EuroSAT", "cocoop", 1, 90.0, 60.0),
-                                b2n("MiniX", "cocoop", 1, 50.0, 50.0)], plays={"MiniX": "DTD"})
-    assert not mini.paper_setting.any()
-    html = results.base_to_new_display(mini).to_html()
-    assert ">ours - paper<" not in html and "background-color" not in html
-    # one row per dataset: ours (paper), the paper's number that of the dataset a row plays
-    assert "50.0 ± 0.0 (77.01)" in html and "MiniX plays DTD" in html
-    assert "Not the paper&#x27;s setting" in html
-    # transfer: the same rule per dataset
-    recs = [real(record("ImageNet", "coop", 1, {"ImageNet:all": 70.0, "DTD:all": 40.0},
-                        train_classes="all"))]
-    tr = results.transfer(recs, "ImageNet", ["DTD"], table="table2").set_index("dataset")
-    assert tr.paper_setting.to_dict() == {"ImageNet": True, "DTD": True, "Average": False}
-    html = results.transfer_display(tr.reset_index(), "T2", "table-cross-dataset").to_html()
-    assert 'id="table-cross-dataset"' in html and f"{70.0 - 71.51:+.1f}" in html
-
-
-def test_provenance_block_keeps_values_whole_and_prints_outside_ipython(capsys):
-    from cocoop_lib.notebook_output import provenance_html, show_provenance
-
-    if not MINI_CLIP.exists():
-        pytest.skip("needs the bundled mini CLIP")
-    P = check_parameters("base_to_new", datasets=["MiniDigits"], seeds=1)
-    info = show_provenance(P)                          # a plain script: text, not a dict
-    out = capsys.readouterr().out
-    sha = info["backbone"]["weights_sha256"]
-    assert out.startswith("== Provenance ==") and f"weights sha256: {sha}" in out
-    html = provenance_html(info)
-    # the full hash on hover, a short one shown
-    assert f'title="{sha}"' in html and f">{sha[:16]}&hellip;</code>" in html
-    # a calm Jupyter Book admonition: no colour or weight of its own, the facts as a grid whose
-    # values move to the next line whole (inline blocks) and never run past the box
-    assert html.startswith('<div class="admonition note cocoop-provenance">')
-    assert "color:" not in html and "font-weight:bold" not in html and "<table" not in html
-    assert "minmax(0,1fr)" in html and "display:inline-block;max-width:100%" in html
-    assert "not the paper&#x27;s CLIP ViT-B/16" in html and "OFFLINE" not in html
-    # the facts a reader rarely needs first are folded, still on the page
-    shown, folded = html.split("<details", 1)
-    assert "backbone" in shown and "weights sha256" in shown and "git revision" not in shown
-    assert "git revision" in folded and "versions" in folded and "datasets=" in folded
-    # the parameters as a short list of name=value items, one item per parameter
-    assert html.count("<code") == 1 + len(info["parameters"])
-
-
-def test_figures_fit_the_page_with_legible_ticks():
-    """Every figure is at most the page's width (8.5 in at 100 dpi, ~850 px: shown ~1:1 in the
-    book; before, six datasets made Table 1's figure 13.8 in wide, shown at 60 %), and every tick
-    label is 10 pt or larger at that size."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = [b2n(d, m, s, 60.0 + s, 50.0 + s, params=512) for d in "ABCDEF" for m in
-            ("zeroshot", "coop", "cocoop") for s in (1, 2)]
-    recs += [b2n(d, "coop", s, 61.0, 49.0, n_ctx=18, ctx_init="", params=2304) for d in ("A", "B")
-             for s in (1, 2)]
-    tr_recs = [record("ImageNet", m, 1, {"ImageNet:all": 70.0, "DTD:all": 40.0}, train_classes="all")
-               for m in ("zeroshot", "coop", "cocoop")]
-    summary = results.base_to_new(recs)
-    figs = [results.plot_base_to_new(recs, summary), results.plot_claim(summary),
-            results.plot_ablation(results.ablation([r for r in recs if r["config"]["method"] != "zeroshot"])),
-            results.plot_transfer(results.transfer(tr_recs, "ImageNet", ["DTD"]), "t")]
-    for fig in figs:
-        assert fig.get_size_inches()[0] <= 8.5 + 1e-6
-        for ax in fig.axes:
-            for t in ax.get_xticklabels() + ax.get_yticklabels():
-                assert t.get_fontsize() >= 10, (ax.get_title(), t.get_text())
-        plt.close(fig)
-
-
-def test_matched_context_length():
-    assert matched_n_ctx({"text_width": 512, "embed_dim": 512}) == 60
-    # same parameter ratio as the paper's 30,720 / 35,360 for a 128-wide CLIP, capped by context
-    assert matched_n_ctx({"text_width": 128, "embed_dim": 128}, context_length=77, longest_name=12) == 18
-    assert matched_n_ctx({"text_width": 128, "embed_dim": 128}, context_length=20, longest_name=12) == 5
-
-
-# ----------------------------------------------------------------------------- parameters
-
-
-@pytest.mark.parametrize("kw, words", [
-    (dict(datasets=["NoSuchSet"]), ["`datasets`", "'NoSuchSet'", "unknown dataset"]),
-    (dict(seeds=[1, -2]), ["`seeds`", "non-negative integer", "-2"]),
-    (dict(seeds=-1), ["`seeds`", "non-negative integer"]),
-    (dict(methods=["cocop"]), ["`methods`", "'cocop'"]),
-    (dict(shots=0), ["`shots`", "positive integer"]),
-    (dict(epochs=-5), ["`epochs`", "positive integer"]),
-    (dict(precision="fp8"), ["`precision`", "fp16-pure"]),
-    (dict(recipe="fast"), ["`recipe`"]),
-    (dict(device="tpu"), ["`device`"]),
-    (dict(datasets=["EuroSAT"]), ["needs `data_root`"]),
-    (dict(data_root="/no/such/folder"), ["`data_root`", "does not exist"]),
-])
-def test_bad_parameters_fail_with_a_clear_message(kw, words):
-    with pytest.raises(ParameterError) as err:
-        check_parameters("base_to_new", **kw)
-    for w in words:
-        assert w in str(err.value)
-
-
-def test_parameter_defaults_and_roles(eurosat_root):
-    p = check_parameters("base_to_new", datasets="EuroSAT", data_root=eurosat_root, seeds=2)
-    assert p.datasets == ["EuroSAT"] and p.seeds == [2] and p.methods == ["zeroshot", "coop", "cocoop"]
-    assert check_parameters("ablation", datasets="EuroSAT", data_root=eurosat_root).methods == ["coop", "cocoop"]
-    w = world_of(["ImageNetR", "EuroSAT", "ImageNet", "ImageNetV2"])
-    assert (w.source, w.targets, w.variants) == ("ImageNet", ("EuroSAT",), ("ImageNetV2", "ImageNetR"))
-    c = p.run_config("EuroSAT", "coop", 2).resolved()
-    assert (c.n_ctx, c.ctx_init, c.seed) == (None, "a photo of a", 2)
-    p16 = check_parameters("base_to_new", datasets="EuroSAT", data_root=eurosat_root, n_ctx=16)
-    assert (p16.run_config("EuroSAT", "coop", 1).n_ctx, p16.run_config("EuroSAT", "coop", 1).ctx_init) == (16, "")
 
 
 # ----------------------------------------------------------------------------- notebooks
@@ -602,27 +320,24 @@ def test_every_experiment_chapter_has_two_exercises_and_its_copy_differs(tmp_pat
         assert stem in teaching, stem
 
 
-def test_run_log_is_a_summary_with_the_per_run_lines_folded(capsys):
-    from cocoop_lib.notebook_output import NotebookRunLog
-    from cocoop_lib.runs import PrintRunLog, run_summary
+# ----------------------------------------------------------------------------- make book
 
-    counts = {"runs": 3, "trained": 1, "shipped": 2, "reused": 0, "seconds": 12.4}
-    # outside IPython: the plain lines, as scripts and the CLI print them
-    log = NotebookRunLog(3)
-    log.run(1, "MiniDigits coop n_ctx=4 seed 1: base 90.0  (shipped record)")
-    log.done(counts)
-    out = capsys.readouterr().out
-    assert out.startswith("[1/3] MiniDigits coop") and run_summary(counts) in out
-    assert "1 new, 2 reused, 2 of them shipped" in run_summary(counts)
-    assert isinstance(log._plain, PrintRunLog)
-    # in a notebook: one output, the summary first, every run's line inside <details>
-    page = NotebookRunLog.__new__(NotebookRunLog)
-    page.total, page.lines = 3, [f"[{i}/3] run {i} (shipped record)" for i in (1, 2, 3)]
-    bundle = page._bundle(counts)
-    head, folded = bundle["text/html"].split("<details", 1)
-    assert "<b>3</b> runs in <b>12 s</b>" in head and "<b>2</b> shipped" in head
-    assert "<b>1</b> trained here" in head and "run 1" not in head
-    assert "Per-run log (3 lines)" in folded and all(f"run {i}" in folded for i in (1, 2, 3))
-    assert bundle["text/plain"].endswith(run_summary(counts))
-    page.lines = page.lines[:2]
-    assert "Running: 2 of 3 runs done." in page._bundle(None)["text/plain"]
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("value, recompute", [("0", False), ("no", False), ("false", False),
+                                              (None, False), ("1", True), ("yes", True)])
+def test_make_book_recompute_means_what_it_says(value, recompute):
+    args = ["make", "-n", "-s", "book"] + ([f"RECOMPUTE={value}"] if value is not None else [])
+    p = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    line = [ln for ln in p.stdout.splitlines() if "run_book.py" in ln][-1]
+    assert ("COCOOP_SHIPPED_RUNS=0" in line) is recompute
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("value", ["2", "nope"])
+def test_make_book_refuses_an_unknown_recompute(value):
+    p = subprocess.run(["make", "-n", "book", f"RECOMPUTE={value}"], cwd=REPO, capture_output=True,
+                       text=True)
+    assert p.returncode != 0 and "run_book.py" not in p.stdout
+    assert f"RECOMPUTE={value} is not understood: use RECOMPUTE=1" in p.stderr

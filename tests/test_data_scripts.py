@@ -6,14 +6,16 @@ import http.server
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
-from cocoop_lib.datasets import DATASETS
+from cocoop_lib.datasets import DATASETS, load_dataset
 from data_scripts import get, verify
 from data_scripts import sources as S
 from data_scripts.download import DownloadError, download
 from fixtures_data import make_split_dataset, tar_dir, zip_paths
+from fixtures_runs import copy_root
 
 
 class FileServer:
@@ -390,3 +392,15 @@ def test_imagenet_archives_placed_by_hand_are_unpacked(tmp_path, monkeypatch, ca
     # ground truth 1,3,2,3 -> goldfish, tench, shark, tench
     assert sorted(os.listdir(img / "val" / wn[0])) == ["ILSVRC2012_val_00000002.JPEG", "ILSVRC2012_val_00000004.JPEG"]
     assert os.listdir(img / "val" / wn[1]) == ["ILSVRC2012_val_00000001.JPEG"]
+
+
+
+def test_verify_decodes_images_by_default_and_fast_mode_does_not(eurosat_root, tmp_path, capsys):
+    from data_scripts.verify import main as verify
+    root = copy_root(eurosat_root, tmp_path / "data")
+    bad = load_dataset("EuroSAT", root).test[2].impath
+    Path(bad).write_bytes(Path(bad).read_bytes()[:60])      # truncated PNG
+    assert verify(["EuroSAT", "--root", root]) == 1
+    assert f"image unreadable: {bad}" in capsys.readouterr().out
+    verify(["EuroSAT", "--root", root, "--fast"])
+    assert bad not in capsys.readouterr().out

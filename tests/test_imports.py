@@ -1,5 +1,6 @@
-"""No import cycles in the repository's Python (`cocoop_lib/`, `data_scripts/`, `benchmarks/`,
-`scripts/`, as one graph) parsed with `ast`; no public name defined twice in `cocoop_lib`.
+"""The repository's layout: no import cycles in its Python (`cocoop_lib/`, `data_scripts/`,
+`benchmarks/`, `scripts/`, as one graph) parsed with `ast`; no public name defined twice in
+`cocoop_lib`; CONTRIBUTING.md's module map matches the files; the tests mirror the modules.
 
 Every `import` and `from ... import` counts, also those inside functions (a local import hides a
 cycle from Python but not from a reader), and relative imports are resolved against the importing
@@ -234,3 +235,88 @@ def test_contributing_module_map_matches_the_files():
     unlisted = sorted(f for f in files - listed if not f.endswith("__init__.py"))
     assert not unlisted, f"add to CONTRIBUTING.md's Layout: {unlisted}"
     assert not listed - files, f"CONTRIBUTING.md lists files that do not exist: {sorted(listed - files)}"
+
+
+def own_test_file(module: str) -> str:
+    """The test file of a module under CONTRIBUTING's rule ("Tests"): "cocoop_lib/runs.py" ->
+    "test_runs.py", "cocoop_lib/results/tables.py" -> "test_results_tables.py",
+    "cocoop_lib/datasets/__init__.py" -> "test_datasets.py"."""
+    parts = list(Path(module).relative_to("cocoop_lib").with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return f"test_{'_'.join(parts) or 'cocoop_lib'}.py"
+
+
+def contributing_test_exemptions(root: Path = REPO) -> dict[str, str]:
+    """{path: why} from the block of CONTRIBUTING.md's "Tests" section: an entry starts at the
+    line's first column with a repository path, indented lines go on with its reason."""
+    block = (root / "CONTRIBUTING.md").read_text().split("\n## Tests", 1)[1].split("```")[1]
+    entries: dict[str, str] = {}
+    path = None
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        if line[0].isspace() and path:
+            entries[path] += " " + line.strip()
+        else:
+            path, _, why = line.partition(" ")
+            entries[path] = why.strip()
+    return entries
+
+
+def layout_problems(root: Path = REPO) -> list[str]:
+    """Where tests/ and cocoop_lib/ disagree with CONTRIBUTING's rule and exemption list."""
+    exempt = contributing_test_exemptions(root)
+    modules = sorted(p.relative_to(root).as_posix() for p in (root / "cocoop_lib").rglob("*.py"))
+    tests = {p.name for p in (root / "tests").glob("test_*.py")}
+    own = {m: own_test_file(m) for m in modules}
+    problems = [f"{m} has no tests/{own[m]}: add it, or list {m} with why in CONTRIBUTING.md's Tests"
+                for m in modules if own[m] not in tests and m not in exempt]
+    problems += [f"{m} has tests/{own[m]}: remove it from CONTRIBUTING.md's Tests list"
+                 for m in modules if own[m] in tests and m in exempt]
+    problems += [f"CONTRIBUTING.md's Tests list names {e}, which does not exist" for e in exempt
+                 if not (root / e).is_file()]
+    problems += [f"CONTRIBUTING.md's Tests list gives no reason for {e}" for e, why in exempt.items()
+                 if not why]
+    problems += [f"tests/{t} mirrors no module of cocoop_lib: name it after the module it tests, or "
+                 "list it with why in CONTRIBUTING.md's Tests" for t in sorted(tests)
+                 if t not in own.values() and f"tests/{t}" not in exempt]
+    problems += [f"tests/{p.name} is neither a test file, conftest.py nor a fixtures_*.py helper"
+                 for p in sorted((root / "tests").glob("*.py"))
+                 if not p.name.startswith(("test_", "fixtures_")) and p.name != "conftest.py"]
+    return problems
+
+
+def test_the_layout_check_sees_every_kind_of_mismatch(tmp_path):
+    for f in ("cocoop_lib/a.py", "cocoop_lib/b.py", "cocoop_lib/__init__.py",
+              "cocoop_lib/sub/__init__.py", "cocoop_lib/sub/c.py", "tests/test_a.py", "tests/test_sub_c.py", "tests/test_sub.py",
+              "tests/test_old.py", "tests/test_book.py", "tests/fixtures_x.py", "tests/conftest.py",
+              "tests/helpers.py"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    (tmp_path / "CONTRIBUTING.md").write_text(
+        "## Layout\n```\n```\n\n## Tests\nwhere tests go\n```\ncocoop_lib/__init__.py  version only\n"
+        "cocoop_lib/a.py  has its own file\ncocoop_lib/gone.py  renamed since\ntests/test_book.py  the\n"
+        "                   chapters\ntests/test_none.py\n```\n")
+    assert contributing_test_exemptions(tmp_path)["tests/test_book.py"] == "the chapters"
+    assert own_test_file("cocoop_lib/sub/c.py") == "test_sub_c.py"
+    assert own_test_file("cocoop_lib/sub/__init__.py") == "test_sub.py"
+    assert layout_problems(tmp_path) == [
+        "cocoop_lib/b.py has no tests/test_b.py: add it, or list cocoop_lib/b.py with why in "
+        "CONTRIBUTING.md's Tests",
+        "cocoop_lib/a.py has tests/test_a.py: remove it from CONTRIBUTING.md's Tests list",
+        "CONTRIBUTING.md's Tests list names cocoop_lib/gone.py, which does not exist",
+        "CONTRIBUTING.md's Tests list names tests/test_none.py, which does not exist",
+        "CONTRIBUTING.md's Tests list gives no reason for tests/test_none.py",
+        "tests/test_old.py mirrors no module of cocoop_lib: name it after the module it tests, or "
+        "list it with why in CONTRIBUTING.md's Tests",
+        "tests/helpers.py is neither a test file, conftest.py nor a fixtures_*.py helper"]
+
+
+def test_tests_mirror_the_modules():
+    """Every module of cocoop_lib has tests/test_<module>.py (a subpackage's as
+    test_<package>_<module>.py) or an entry with its reason in CONTRIBUTING.md's Tests list; every
+    entry exists, and every test file is a module's or listed (CONTRIBUTING.md says where a new
+    test goes)."""
+    problems = layout_problems()
+    assert not problems, "\n".join(problems)

@@ -1,24 +1,19 @@
-"""The shipped mini-world records (cocoop_lib/shipped.py): complete, reused by the rule, and
-recomputed equal to what is committed."""
+"""cocoop_lib/shipped.py: the shipped mini-world records are complete, reused by the rule only
+where their identity fits, only as committed (digests, self-consistency), and switched by
+COCOOP_SHIPPED_RUNS (recomputing them: tests/test_shipped_check.py)."""
 import json
 
 import pytest
 
-from cocoop_lib import runs, shipped, shipped_check
+from cocoop_lib import identity as identity_mod, runs, shipped
+from cocoop_lib.cli import main
 from cocoop_lib.experiments import BOOK_EXPERIMENTS, plan
 from cocoop_lib.parameters import check_parameters
-from cocoop_lib.runs import RunConfig, find, find_record, run, run_many
-
-
-def _mini(output_dir, **kw):
-    return RunConfig(**{"dataset": "MiniFashion", "method": "cocoop", "seed": 1, "device": "cpu",
-                        "output_dir": str(output_dir), **kw})
-
-
-def _no_training(monkeypatch):
-    def refuse(*a, **k):
-        raise AssertionError("the run trained although a shipped record fits it")
-    monkeypatch.setattr(runs, "_train_and_evaluate", refuse)
+from cocoop_lib.runs import RunConfig, find, find_record, run, run_identity, run_many
+from fixtures_runs import (SHIPPED_STORE, SWEEP_ZS, ZS_DIGITS, copy_mini_digits, mini_cfg, no_training,
+                           replace_base_test_images)
+from fixtures_runs import mini_fashion_cfg as _mini, no_training as _no_training, store_copy as _store_copy
+from fixtures_runs import sweep_script as _sweep_main
 
 
 def test_book_grid_is_shipped_so_the_main_job_trains_nothing(tmp_path, monkeypatch):
@@ -107,65 +102,115 @@ def test_shipped_records_are_not_used_when_switched_off_or_stale(tmp_path, monke
     assert find_record(_mini(tmp_path, shots=2)) is None
 
 
-def _recompute_and_compare(config, tmp_path, monkeypatch):
-    """Recomputed here, the shipped record passes by its regime's rule: bit-equal on the kernel
-    path it names, within the measured tolerance on another (tests/test_kernel_path.py checks
-    that both rules fail a planted change)."""
-    from cocoop_lib.kernel_path import same_path
-
-    check = shipped_check.recompute(config, tmp_path)
-    assert check["run"] == config.resolved().run_name()
-    committed = json.loads(shipped.shipped_path(check["run"]).read_text())
-    record = json.loads((tmp_path / "records" / f"{check['run']}.json").read_text())
-    assert check["regime"] == ("same kernel path" if same_path(committed, record) else "another kernel path")
-    assert check["passed"], check["why"]
-    if check["regime"] == "same kernel path":
-        assert check["metrics_equal"] and check["max_metric_diff"] == 0 and check["max_loss_diff"] == 0
-    assert record["n_test"] == committed["n_test"] and record["n_train"] == committed["n_train"]
-    assert "shipped_from" not in record
-
-
-def test_cheapest_shipped_picks_one_small_run_per_method(tmp_path):
-    P = check_parameters("base_to_new", device="cpu", output_dir=str(tmp_path))
-    picked = shipped_check.cheapest_shipped(plan(["base_to_new"], P))
-    assert [(c.method, c.dataset) for c in picked] in (
-        [("coop", d1), ("cocoop", d2)] for d1 in ("MiniDigits", "MiniFashion") for d2 in ("MiniDigits", "MiniFashion"))
-    smoke = check_parameters("base_to_new", device="cpu", output_dir=str(tmp_path), epochs=2, shots=2)
-    assert shipped_check.cheapest_shipped(plan(["base_to_new"], smoke)) == []   # nothing ships for it
+def test_shipped_record_is_not_reused_when_pixels_changed_and_records_the_users_root(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv(shipped.ENV, "1")
+    ok = copy_mini_digits(tmp_path / "ok")
+    pix = copy_mini_digits(tmp_path / "pix")
+    assert replace_base_test_images(pix) == 500
+    # the same names and split file, other pixels: the shipped record does not belong to it
+    changed = mini_cfg(tmp_path / "o1", data_root=str(pix))
+    assert find_record(changed) is None
+    reason = identity_mod.stale_reason(
+        json.loads(shipped.shipped_path(ZS_DIGITS).read_text()), run_identity(changed.resolved()))
+    assert reason == "the images of MiniDigits changed (same file names, other contents)"
+    # an identical copy elsewhere: reused, and the copied record names the root the user passed
+    no_training(monkeypatch)
+    record = run(mini_cfg(tmp_path / "o2", data_root=str(ok)), progress=False)
+    assert record["shipped_from"].endswith(f"{ZS_DIGITS}.json")
+    saved = json.loads((tmp_path / "o2" / "records" / f"{ZS_DIGITS}.json").read_text())
+    assert saved["config"]["data_root"] == str(ok) and record["config"]["data_root"] == str(ok)
 
 
-def test_a_shipped_cocoop_record_recomputes_equal(tmp_path, monkeypatch):
-    """CoCoOp, the paper's 10 epochs at batch 1, on MiniFashion (about 15 s)."""
-    _recompute_and_compare(_mini(tmp_path), tmp_path, monkeypatch)
+def test_the_book_grid_records_carry_the_image_bytes_of_the_mini_world():
+    """Every shipped record's data identity has the images' bytes hash, computed from the data."""
+    for store in shipped.STORES:
+        for path in sorted((store / "records").glob("*.json")):
+            for name, ident in json.loads(path.read_text())["data_identity"].items():
+                assert len(ident["image_bytes_sha256"]) == 64, (path, name)
+    now = identity_mod.data_identity(identity_mod.load_run_dataset("MiniDigits", None))
+    saved = json.loads(shipped.shipped_path(ZS_DIGITS).read_text())["data_identity"]["MiniDigits"]
+    assert saved == now
 
 
-def test_a_shipped_coop_record_recomputes_equal(tmp_path, monkeypatch):
-    """CoOp, the paper's 200 epochs at batch 32, on MiniDigits (about 40 s)."""
-    _recompute_and_compare(_mini(tmp_path, dataset="MiniDigits", method="coop", seed=2), tmp_path,
-                           monkeypatch)
+def test_committed_digests_match_the_shipped_files():
+    """`python scripts/shipped_digest.py` regenerates these after shipped records change."""
+    for store in shipped.STORES:
+        listed = dict(line.split("  ")[::-1] for line in (store / shipped.DIGEST).read_text().splitlines())
+        files = {p.relative_to(store).as_posix(): shipped.file_sha256(p) for p in shipped.digest_files(store)}
+        assert listed == files, f"{store / shipped.DIGEST} is out of date: run python scripts/shipped_digest.py"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["MiniFashion", "MiniDigits"])
-@pytest.mark.parametrize("method", ["coop", "cocoop"])
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_every_small_shipped_record_recomputes_equal(dataset, method, seed, tmp_path, monkeypatch):
-    _recompute_and_compare(_mini(tmp_path, dataset=dataset, method=method, seed=seed), tmp_path,
-                           monkeypatch)
+def test_every_shipped_record_agrees_with_itself():
+    for path in sorted((SHIPPED_STORE / "records").glob("*.json")):
+        shipped.read_shipped(path)
 
 
-def test_cpu_runs_use_a_fixed_thread_count(tiny_clip_dir, eurosat_root, tmp_path):
-    """Over 200 epochs float32 sums with 1 and 2 threads drift into other predictions, so a CPU
-    run always uses runs.CPU_THREADS and gives the process its own count back."""
-    import torch
+def test_an_edited_shipped_record_is_refused_naming_the_file_and_the_fixes(tmp_path, monkeypatch):
+    monkeypatch.setenv(shipped.ENV, "1")
+    store = _store_copy(tmp_path)
+    name = RunConfig(dataset="MiniDigits", method="coop", seed=1, device="cpu").resolved().run_name()
+    path = store / "records" / f"{name}.json"
+    record = json.loads(path.read_text())
+    record["metrics"].update({"MiniDigits:base": 99.4, "MiniDigits:new": 97.6})   # N1's edit
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    ident = identity_mod.record_identity(json.loads((SHIPPED_STORE / "records" / f"{name}.json").read_text()))
+    with pytest.raises(shipped.ShippedRecordError) as e:
+        shipped.shipped_record(name, ident, store)
+    msg = str(e.value)
+    assert f"shipped file {path} is not the committed one" in msg
+    assert f"git checkout -- {path}" in msg and "COCOOP_SHIPPED_RUNS=0" in msg
+    assert "python scripts/shipped_digest.py" in msg
+    # even with a matching digest, H no longer agrees with base and new
+    shipped.write_digest(store)
+    with pytest.raises(shipped.ShippedRecordError, match=r"disagrees with itself \(MiniDigits:H = "
+                                                         r"\d+\.\d+ is not 2BN/\(B\+N\) = 98\.49"):
+        shipped.shipped_record(name, ident, store)
+    # an intact shipped record of the real store is reused
+    assert shipped.shipped_record(name, ident)["metrics"]["MiniDigits:base"] != 99.4
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        record = run(RunConfig(dataset="EuroSAT", method="coop", backbone=tiny_clip_dir,
-                               data_root=eurosat_root, device="cpu", output_dir=str(tmp_path),
-                               recipe="paper", shots=2, epochs=1, batch_size=4), progress=False)
-        assert record["provenance"]["cpu_threads"] == runs.CPU_THREADS == 1
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+
+def test_run_book_advice_for_a_damaged_shipped_record_works(tmp_path, monkeypatch):
+    """N2: what run_book shows is the error's own message: no --force, which run_book lacks."""
+    monkeypatch.setenv(shipped.ENV, "1")
+    store = _store_copy(tmp_path)
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", store)
+    path = store / "records" / f"{ZS_DIGITS}.json"
+    path.write_text(path.read_text()[:300])
+    with pytest.raises(shipped.ShippedRecordError) as e:
+        find_record(mini_cfg(tmp_path / "out"))
+    msg = str(e.value)
+    assert f"git checkout -- {path}" in msg and "COCOOP_SHIPPED_RUNS=0" in msg
+    assert "--force" not in msg
+
+
+@pytest.mark.parametrize("value, on", [("NO", False), (" off ", False), ("0", False), ("True", True),
+                                       ("1", True)])
+def test_known_shipped_runs_settings(value, on, monkeypatch):
+    monkeypatch.setenv(shipped.ENV, value)
+    assert shipped.enabled() is on
+
+
+@pytest.mark.parametrize("value", ["2", "", " ", "nope", "yes please"])
+def test_unknown_shipped_runs_setting_is_an_error_naming_the_values(value, tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv(shipped.ENV, value)
+    with pytest.raises(ValueError, match=r"COCOOP_SHIPPED_RUNS=.* is not understood: set "
+                                         r"COCOOP_SHIPPED_RUNS=1 .* COCOOP_SHIPPED_RUNS=0"):
+        shipped.enabled()
+    assert main(["--dataset", "MiniDigits", "--method", "zeroshot", "--output-dir", str(tmp_path)]) == 2
+    assert "is not understood" in capsys.readouterr().err
+    assert _sweep_main().main(SWEEP_ZS + ["--output-dir", str(tmp_path)]) == 2
+    assert "is not understood" in capsys.readouterr().err
+    assert not (tmp_path / "records").exists()
+
+
+def test_unknown_shipped_runs_setting_is_an_error_even_where_a_record_exists(tmp_path, monkeypatch,
+                                                                             capsys):
+    monkeypatch.setenv(shipped.ENV, "1")
+    args = ["--dataset", "MiniDigits", "--method", "zeroshot", "--device", "cpu", "--output-dir",
+            str(tmp_path)]
+    assert main(args) == 0                                            # the shipped record, copied
+    monkeypatch.setenv(shipped.ENV, "2")
+    capsys.readouterr()
+    assert main(args) == 2 and "COCOOP_SHIPPED_RUNS='2' is not understood" in capsys.readouterr().err

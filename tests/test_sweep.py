@@ -1,64 +1,22 @@
-"""The sweep on many workers: per-run claims, local worker processes, SLURM via submitit, status.
+"""scripts/sweep.py: the book's grid on many workers: local worker processes, SLURM via submitit,
+status, shipped and failed runs (the claims: tests/test_run_locks.py; workers: test_workers.py).
 
 The sweeps here are real processes on the bundled mini world (MiniDigits / MiniFashion, 1 epoch),
 compared record by record with an inline sweep, ignoring timing and provenance fields.
 """
-import copy
+import argparse
 import json
-import os
-import platform
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
-import torch
 
-from cocoop_lib import experiments, run_locks, workers
-from cocoop_lib.notebook import check_parameters
-from cocoop_lib.run_cost import run_cost
-from cocoop_lib.runs import RunConfig, record_path, run
-
-REPO = Path(__file__).resolve().parents[1]
-SWEEP = [sys.executable, str(REPO / "scripts" / "sweep.py"), "--setting", "mini", "--experiments",
-         "base_to_new", "--datasets", "MiniDigits", "MiniFashion", "--methods", "zeroshot", "coop",
-         "--seeds", "1", "--epochs", "1", "--poll", "0.3"]
-ENV = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1",
-           MKL_NUM_THREADS="1", TQDM_DISABLE="1", TOKENIZERS_PARALLELISM="false")
-IGNORED = ("seconds", "provenance", "peak_memory_mib")
-
-
-def comparable(record: dict) -> dict:
-    """A record without the fields that legitimately differ between equal runs."""
-    r = {k: v for k, v in copy.deepcopy(record).items() if k not in IGNORED}
-    r["train"].pop("seconds", None)
-    r["config"].pop("output_dir", None)
-    return r
-
-
-def records_of(out: Path) -> dict:
-    return {p.name: comparable(json.loads(p.read_text())) for p in sorted((out / "records").glob("*.json"))}
-
-
-def runs_started(out: Path) -> dict:
-    """How many times each run was started under a claim (from the claim log)."""
-    counts = {}
-    for e in run_locks.read_log(out):
-        if e["event"] == "run":
-            counts[e["run"]] = counts.get(e["run"], 0) + 1
-    return counts
-
-
-def sweep(out, *extra, check=True, **kw):
-    p = subprocess.run(SWEEP + ["--output-dir", str(out), *extra], capture_output=True, text=True,
-                       env=ENV, timeout=300, **kw)
-    if check:
-        assert p.returncode == 0, p.stdout + p.stderr
-    return p
+from cocoop_lib import run_locks, shipped, workers
+from fixtures_runs import SHIPPED_STORE, SWEEP_ZS, ZS_DIGITS, store_copy as _store_copy
+from fixtures_runs import sweep_script as _sweep_main
+from fixtures_sweep import ENV, REPO, SWEEP, records_of, runs_started, sweep, write_claim as _write_claim
 
 
 @pytest.fixture(scope="module")
@@ -66,114 +24,6 @@ def inline_ref(tmp_path_factory):
     out = tmp_path_factory.mktemp("inline") / "out"
     sweep(out)
     return out
-
-
-# ----------------------------------------------------------------------------- claims
-
-
-def test_claim_is_exclusive_and_released(tmp_path):
-    first = run_locks.try_claim(tmp_path, "run-a", heartbeat_s=0)
-    assert first is not None and run_locks.try_claim(tmp_path, "run-a", heartbeat_s=0) is None
-    info = json.loads(run_locks.claim_path(tmp_path, "run-a").read_text())
-    assert {"owner", "host", "pid", "worker", "started", "heartbeat", "epoch", "epochs"} <= set(info)
-    assert info["pid"] == os.getpid()
-    first.heartbeat(epoch=3, epochs=10)
-    assert run_locks.read_claim(run_locks.claim_path(tmp_path, "run-a"))["epoch"] == 3
-    first.release()
-    assert not run_locks.claim_path(tmp_path, "run-a").exists()
-    with pytest.raises(ZeroDivisionError):   # released on an exception too
-        with run_locks.try_claim(tmp_path, "run-b", heartbeat_s=0):
-            1 / 0
-    assert not run_locks.claim_path(tmp_path, "run-b").exists()
-
-
-def _write_claim(out, name, **info):
-    path = run_locks.claim_path(out, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    now = run_locks._now()
-    path.write_text(json.dumps({"owner": "x", "host": platform.node(), "pid": os.getpid(),
-                                "worker": "", "started": now, "heartbeat": now, "epoch": 0,
-                                "epochs": None, **info}))
-
-
-def test_stale_claims_are_taken_over_once(tmp_path):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()                                  # a pid that no longer exists
-    _write_claim(tmp_path, "dead", pid=dead.pid)
-    _write_claim(tmp_path, "live")               # this process: alive
-    _write_claim(tmp_path, "far", host="other-node", pid=1, heartbeat="2000-01-01T00:00:00+00:00")
-    _write_claim(tmp_path, "far-live", host="other-node", pid=1)
-    assert run_locks.try_claim(tmp_path, "live", heartbeat_s=0) is None
-    assert run_locks.try_claim(tmp_path, "far-live", heartbeat_s=0) is None
-    # eight threads race for each stale claim: exactly one wins each
-    for name in ("dead", "far"):
-        wins = []
-        threads = [threading.Thread(target=lambda: wins.append(run_locks.try_claim(tmp_path, name, heartbeat_s=0)))
-                   for _ in range(8)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        assert sum(w is not None for w in wins) == 1
-        assert run_locks.read_claim(run_locks.claim_path(tmp_path, name))["owner"] != "x"
-    assert [e["run"] for e in run_locks.read_log(tmp_path) if e["event"] == "takeover"] == ["dead", "far"]
-    assert not list((tmp_path / "claims").glob("*.stale-*"))
-
-
-def test_stale_claim_race_repeated(tmp_path):
-    """The takeover race, 100 times over: the CI run of 1 Dec saw two winners once (a stale-lock
-    cleanup that deleted a fresh takeover lock); about 2% of these trials failed with that code."""
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    for trial in range(100):
-        name = f"run{trial}"
-        _write_claim(tmp_path, name, pid=dead.pid)
-        wins, errors = [], []
-
-        def contend():
-            try:
-                wins.append(run_locks.try_claim(tmp_path, name, heartbeat_s=0))
-            except Exception as e:            # noqa: BLE001 - a race must not raise either
-                errors.append(e)
-        threads = [threading.Thread(target=contend) for _ in range(8)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        assert not errors and sum(w is not None for w in wins) == 1, (trial, errors)
-
-
-def test_run_waits_for_or_refuses_a_live_claim(tmp_path):
-    config = RunConfig(dataset="MiniDigits", method="zeroshot", output_dir=str(tmp_path), device="cpu")
-    name = config.resolved().run_name()
-    holder = run_locks.try_claim(tmp_path, name, worker="other", heartbeat_s=0)
-    with pytest.raises(run_locks.RunClaimed, match="other"):
-        run(config, progress=False, wait=False)
-    assert not record_path(config).exists()
-
-    def finish():                                # the holder finishes the run, then releases
-        time.sleep(0.5)
-        holder.release()
-        run(config, progress=False)
-    t = threading.Thread(target=finish)
-    t.start()
-    record = run(config, progress=False)         # waits, then returns the holder's record
-    t.join()
-    assert record["name"] == name
-    assert runs_started(tmp_path) == {name: 1}
-
-
-# ----------------------------------------------------------------------------- plans
-
-
-def test_plan_is_unique_longest_first_with_labels(tmp_path):
-    P = check_parameters("results", datasets=["MiniDigits"], methods=["zeroshot", "coop", "cocoop"],
-                         seeds=[1], output_dir=str(tmp_path))
-    grid = experiments.plan(["base_to_new", "ablation"], P)
-    names = [c.resolved().run_name() for c in grid]
-    assert len(names) == len(set(names)) == 4    # zeroshot, coop ctx=4 (shared), coop long, cocoop
-    costs = [run_cost(c) for c in grid]
-    assert costs == sorted(costs, reverse=True) and grid[0].method == "cocoop"
-    labels = sorted(experiments.config_label(c) for c in experiments.plan_ablation(P, 18))
-    assert labels == ["CoCoOp (ctx=4 + Meta-Net)", "CoOp ctx=18", "CoOp ctx=4"]
-    from cocoop_lib import notebook
-    assert notebook.plan_ablation is experiments.plan_ablation
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -200,68 +50,6 @@ def test_two_sweeps_at_once_train_each_run_once(inline_ref, tmp_path):
     assert records_of(out) == records_of(inline_ref)
     assert sorted(runs_started(out).values()) == [1, 1, 1, 1]
     assert not list(out.rglob("*.tmp"))
-
-
-def test_killed_worker_is_taken_over_and_resumes(tmp_path):
-    cfg = dict(dataset="MiniDigits", method="coop", seed=1, epochs=4, device="cpu")
-    ref_config = RunConfig(**cfg, output_dir=str(tmp_path / "ref"))     # uninterrupted
-    # the reference is trained by a worker too: same thread count (ENV), so the losses can be
-    # compared to the last bit (CPU reductions round differently with 1 and 2 threads)
-    ref_plan = workers.write_plan([ref_config], tmp_path / "ref" / "plan.json")
-    subprocess.run([sys.executable, "-m", "cocoop_lib.workers", str(ref_plan), "--worker", "ref"],
-                   env=ENV, check=True, capture_output=True, timeout=300)
-    ref = comparable(json.loads(record_path(ref_config).read_text()))
-    out = tmp_path / "killed"
-    config = RunConfig(**cfg, output_dir=str(out))
-    plan_file = workers.write_plan([config], out / "plan.json")
-    w = subprocess.Popen([sys.executable, "-m", "cocoop_lib.workers", str(plan_file), "--worker", "victim"],
-                         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not any(e["event"] == "epoch" and e["epoch"] >= 2 for e in run_locks.read_log(out)):
-        assert time.time() < deadline and w.poll() is None
-        time.sleep(0.05)
-    w.send_signal(signal.SIGKILL)
-    w.wait()
-    ckpt = next((out / "checkpoints").glob("*.pt"))
-    reached = torch.load(ckpt, weights_only=False)["epoch"]
-    assert 2 <= reached < 4 and run_locks.claim_path(out, config.resolved().run_name()).exists()
-    status = sweep(out, "--status", "--datasets", "MiniDigits", "--methods", "coop", "--epochs", "4")
-    p = subprocess.run([sys.executable, "-m", "cocoop_lib.workers", str(plan_file), "--worker", "heir"],
-                       env=ENV, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    log = run_locks.read_log(out)
-    assert [e["event"] for e in log if e["worker"] == "heir"][:2] == ["takeover", "run"]
-    heir_epochs = [e["epoch"] for e in log if e["event"] == "epoch" and e["worker"] == "heir"]
-    assert heir_epochs == list(range(reached + 1, 5))          # resumed, not restarted
-    assert comparable(json.loads(record_path(config).read_text())) == ref
-    assert status.stdout.startswith("1 runs: 0 done, 0 claimed, 0 failed, 1 to do")
-    assert "stale claim" in status.stdout         # the dead worker's claim is not shown as live
-
-
-def test_failed_run_does_not_stop_the_rest_and_retry(tmp_path, monkeypatch):
-    import cocoop_lib.runs as runs_module
-
-    attempts = {}
-    real_run = runs_module.run
-
-    def counting_run(config, *args, **kwargs):
-        name = config.resolved().run_name()
-        attempts[name] = attempts.get(name, 0) + 1
-        return real_run(config, *args, **kwargs)
-
-    monkeypatch.setattr(runs_module, "run", counting_run)
-    good = RunConfig(dataset="MiniDigits", method="zeroshot", output_dir=str(tmp_path), device="cpu")
-    bad = RunConfig(dataset="MiniFashion", method="zeroshot", output_dir=str(tmp_path), device="cpu",
-                    data_root=str(tmp_path / "nowhere"))
-    lines = []
-    counts = workers.work([bad, good], poll_s=0.1, log=lines.append)
-    assert counts == {"trained": 1, "reused": 0, "failed": 1}
-    marker = json.loads(workers.failed_path(bad).read_text())
-    assert "nowhere" in marker["error"] and record_path(good).exists()
-    assert workers.work([bad], poll_s=0.1, log=lines.append)["failed"] == 1   # not retried
-    assert attempts == {bad.resolved().run_name(): 1, good.resolved().run_name(): 1}
-    workers.work([bad], retry_failed=True, poll_s=0.1, log=lines.append)    # retried
-    assert attempts[bad.resolved().run_name()] == 2
 
 
 def test_status_force_and_damaged_record(inline_ref, tmp_path):
@@ -332,3 +120,112 @@ def test_submitit_workers_run_the_plan(cluster, tmp_path):
         time.sleep(1)
     assert len(list((out / "records").glob("*.json"))) == 2
     assert sorted(runs_started(out).values()) == [1, 1]
+
+
+# ----------------------------------------------------------------------------- shipped and failed runs, workers, SLURM
+
+
+def test_a_skipped_failed_run_says_how_to_retry(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(shipped.ENV, "1")
+    out = tmp_path / "out"
+    args = ["--setting", "mini", "--experiments", "base_to_new", "--datasets", "MiniDigits",
+            "--methods", "coop", "--seeds", "1", "--epochs", "1", "--device", "cpu",
+            "--output-dir", str(out)]
+    sw = _sweep_main()
+    [config] = sw.plan(argparse.Namespace(
+        setting="mini", data_root=None, output_dir=str(out), experiments=["base_to_new"],
+        datasets=["MiniDigits"], methods=["coop"], seeds=[1], shots=None, epochs=1, n_ctx=None,
+        recipe=None, backbone=None, device="cpu", precision="auto"))
+    fail = workers.failed_path(config)
+    fail.parent.mkdir(parents=True)
+    fail.write_text(json.dumps({"error": "CheckpointError: ... delete it or run again with --force"}))
+    assert sw.main(args) == 1
+    text = capsys.readouterr().out
+    assert "1 run(s) failed before and are skipped" in text and "add --retry-failed" in text
+    assert f"skipped {config.resolved().run_name()}: it failed before" in text
+    assert "failed runs are skipped until the sweep runs with --retry-failed" in sw.status([config], out)
+
+
+def test_status_eta_ignores_shipped_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv(shipped.ENV, "1")
+    sw = _sweep_main()
+    ns = argparse.Namespace(
+        setting="mini", data_root=None, output_dir=str(tmp_path), experiments=["base_to_new"],
+        datasets=["MiniDigits"], methods=["zeroshot", "coop"], seeds=[1], shots=None, epochs=3,
+        n_ctx=None, recipe=None, backbone=None, device="cpu", precision="auto")
+    text = sw.status(sw.plan(ns), tmp_path).splitlines()[0]
+    assert text.startswith("2 runs: 1 done, 0 claimed, 0 failed, 1 to do")
+    assert "ETA: unknown until a run trained here has finished (the 1 done are shipped records" in text
+
+
+def test_a_local_worker_that_died_is_named_with_its_exit(tmp_path, monkeypatch, capsys):
+    sw = _sweep_main()
+    real = subprocess.Popen
+    codes = iter(["import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "raise SystemExit(0)"])
+    monkeypatch.setattr(sw.subprocess, "Popen", lambda cmd, env: real([sys.executable, "-c", next(codes)]))
+    args = argparse.Namespace(device="cpu", workers=2, poll=0.1)
+    assert sw.run_local(tmp_path / "plan.json", args) == 1
+    err = capsys.readouterr().err
+    assert "worker w0 (pid" in err and "was killed by signal SIGKILL" in err
+    assert "taken over and resumed from its checkpoint" in err and "worker w1" not in err
+
+
+@pytest.mark.slow
+def test_damaged_shipped_record_sweep_names_it_and_force_repairs(tmp_path, monkeypatch, capsys):
+    """N2, N2b: the sweep says which shipped file is damaged and how to restore it; --force trains."""
+    monkeypatch.setenv(shipped.ENV, "1")
+    store = _store_copy(tmp_path)
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", store)
+    path = store / "records" / f"{ZS_DIGITS}.json"
+    path.write_text(path.read_text()[:300])                          # truncated
+    out = tmp_path / "out"
+    sw = _sweep_main()
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert f"damaged shipped record: shipped file {path} is not the committed one" in text
+    assert f"git checkout -- {path}" in text and "COCOOP_SHIPPED_RUNS=0" in text
+    assert f"damaged record {out}" not in text                        # no path that does not exist
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(out), "--force"]) == 0
+    text = capsys.readouterr().out
+    assert "every planned run trains here" in text and "0 already done" in text
+    record = json.loads((out / "records" / f"{ZS_DIGITS}.json").read_text())
+    assert "shipped_from" not in record                               # trained here
+    committed = json.loads((SHIPPED_STORE / "records" / f"{ZS_DIGITS}.json").read_text())
+    assert record["metrics"] == committed["metrics"]
+
+
+@pytest.mark.slow
+def test_sweep_force_on_an_intact_shipped_run_trains_it(tmp_path, monkeypatch, capsys):
+    """N19: --force means "redo every planned run", shipped ones included."""
+    monkeypatch.setenv(shipped.ENV, "1")
+    out = tmp_path / "out"
+    sw = _sweep_main()
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(out)]) == 0
+    assert "1 already done" in capsys.readouterr().out                # the shipped record
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(out), "--force"]) == 0
+    text = capsys.readouterr().out
+    assert "0 already done" in text and "sweep finished" in text
+    assert "shipped_from" not in json.loads((out / "records" / f"{ZS_DIGITS}.json").read_text())
+    assert [e["event"] for e in run_locks.read_log(out)].count("run") == 1
+
+
+def test_slurm_executor_without_slurm_is_an_error_and_submits_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))                 # no sbatch anywhere
+    sw = _sweep_main()
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(tmp_path / "o"), "--executor", "slurm"]) == 2
+    captured = capsys.readouterr()
+    assert "SLURM is not available here (no `sbatch` on PATH), so nothing was submitted" in captured.err
+    assert "--executor local" in captured.err and "submitted" not in captured.out
+    assert not (tmp_path / "o").exists()
+
+
+def test_print_sbatch_needs_the_slurm_executor_and_shows_an_array_of_this_python(tmp_path, capsys):
+    sw = _sweep_main()
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(tmp_path / "o"), "--print-sbatch"]) == 2
+    assert "--print-sbatch prints the SLURM job script, so it needs --executor slurm" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                              # nothing was run
+    assert sw.main(SWEEP_ZS + ["--output-dir", str(tmp_path / "o"), "--print-sbatch",
+                               "--executor", "slurm", "--workers", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "#SBATCH --array=0-2%3" in text
+    assert f"{sys.executable} -u -m submitit.core._submit" in text

@@ -1,7 +1,8 @@
 """FastPromptEncoder: the plain encoder's function, computed with exact speed-ups.
 
 Same call as :class:`cocoop_lib.prompt_encoders.PlainPromptEncoder`; the same logits and gradients
-up to float rounding (tests/test_faithful.py runs on both). The switches are fields:
+up to float rounding (tests/test_fast_prompt_encoder.py compares the two; tests/test_faithful.py runs
+both against the official port). The switches are fields:
 
 * ``share_prefix``: rows shared by all classes (SOS + context) once per image
   (:func:`.shared_prefix.forward_shared_prefix`);
