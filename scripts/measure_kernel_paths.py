@@ -9,8 +9,9 @@ tolerance the comparisons use (cocoop_lib/kernel_path.py).
 Every run of ``RUNS`` (shipped records) is trained twice here, each in a child process of its own
 with one torch thread: once on this machine's own kernel path ("here") and once on another one
 (``kernel_path.other_path_env()``: one vector width down for ATen, MKL and oneDNN, as another CPU
-would take). Three comparisons per run: shipped vs here, shipped vs other, here vs other (the
-shipped records name no kernel path; they were made on a machine that is neither). The records
+would take). Three comparisons per run: shipped vs here, shipped vs other, here vs other (records
+made since 3 Dec 2026 name their kernel path, ``measurements.json``'s "sides" lists each side's;
+older shipped records name none). The records
 of the children stay in ``--output-dir`` (here/ and other/), so an interrupted measurement resumes.
 
 Written to cocoop_lib/assets/kernel_paths/:
@@ -132,13 +133,18 @@ def main(argv=None) -> int:
               flush=True)
         return record
 
-    jobs = [(i, d, m, s, side, env) for i, (d, m, s) in enumerate(RUNS, 1)
-            for side, env in (("here", {}), ("other", other_env))]
+    # every run on this machine's path first (shipped vs here is another CPU's real difference),
+    # then the emulated path, so an interrupted measurement has the first comparison complete
+    jobs = [(i, d, m, s, side, env) for side, env in (("here", {}), ("other", other_env))
+            for i, (d, m, s) in enumerate(RUNS, 1)]
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:      # the children do the work
         made_records = dict(zip([(j[0], j[4]) for j in jobs], pool.map(lambda j: made(*j), jobs)))
     for i, (dataset, method, seed) in enumerate(RUNS, 1):
         name = config_of(dataset, method, seed, "x").resolved().run_name()
         records = {"shipped": read_record(shipped_path(name))}
+        shipped_paths = sides.setdefault("shipped", [])
+        if path_of(records["shipped"]) not in shipped_paths:
+            shipped_paths.append(path_of(records["shipped"]))
         for side in ("here", "other"):
             if made_records[(i, side)] is not None:
                 records[side] = made_records[(i, side)]
