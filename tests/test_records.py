@@ -19,6 +19,18 @@ from cocoop_lib.runs import checkpoint_file, find_record, run, run_identity
 from fixtures_runs import cfg, essence, leftovers
 
 
+def disk_full_when_dumping(monkeypatch, key: str, partial: str) -> None:
+    """json.dump of a dict holding ``key`` writes ``partial`` and then fails as a full disk does."""
+    real = json.dump
+
+    def dump(obj, f, *a, **kw):
+        if isinstance(obj, dict) and key in obj:
+            f.write(partial)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *a, **kw)
+    monkeypatch.setattr(records_mod.json, "dump", dump)
+
+
 def test_truncated_record_is_named_and_force_recomputes(tiny_clip_dir, eurosat_root, tmp_path, capsys):
     c = cfg(tiny_clip_dir, eurosat_root, tmp_path, method="zeroshot")
     good = run(c, progress=False)
@@ -84,14 +96,7 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one_and_resumes_exactly(
 
 def test_disk_full_at_the_record_leaves_no_temporary_file_and_cli_says_so(
         tiny_clip_dir, eurosat_root, tmp_path, monkeypatch, capsys):
-    real = json.dump
-
-    def dump(obj, f, *a, **kw):
-        if isinstance(obj, dict) and "metrics" in obj:
-            f.write('{"partial": ')
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(obj, f, *a, **kw)
-    monkeypatch.setattr(records_mod.json, "dump", dump)
+    disk_full_when_dumping(monkeypatch, "metrics", '{"partial": ')
     args = ["--dataset", "EuroSAT", "--method", "zeroshot", "--backbone", tiny_clip_dir,
             "--data-root", eurosat_root, "--output-dir", str(tmp_path), "--shots", "4",
             "--recipe", "paper"]
@@ -104,14 +109,7 @@ def test_disk_full_at_the_record_leaves_no_temporary_file_and_cli_says_so(
 
 
 def test_disk_full_when_a_claim_is_created_leaves_no_claim(tmp_path, monkeypatch):
-    real = json.dump
-
-    def dump(obj, f, *a, **kw):
-        if isinstance(obj, dict) and "owner" in obj:
-            f.write('{"own')
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(obj, f, *a, **kw)
-    monkeypatch.setattr(records_mod.json, "dump", dump)
+    disk_full_when_dumping(monkeypatch, "owner", '{"own')
     with pytest.raises(DiskFullError, match=r"no space left on device while writing .*claims/r1\.json"):
         run_locks.try_claim(tmp_path, "r1")
     assert list((tmp_path / "claims").iterdir()) == []                # no 0-byte claim, no .tmp

@@ -17,6 +17,48 @@ from cocoop_lib.training import TrainSettings, learning_rate, train
 from fixtures_runs import cfg, essence
 
 
+def _uninterrupted(tiny_backbone, eurosat_root, tmp_path, pipeline: str):
+    """The resume tests' common part: 12 EuroSAT images, 3 epochs on ``pipeline``, a model factory
+    with a fixed seed, and the uninterrupted run's model (its checkpoint in ``tmp_path/a.pt``)."""
+    data = load_dataset("EuroSAT", eurosat_root)
+    train_tf = image_transforms(32, (0.5, 1.0))[0]
+    settings = TrainSettings(epochs=3, batch_size=4, lr=0.1, pipeline=pipeline)
+
+    def fresh():
+        torch.manual_seed(3)
+        return PromptedCLIP(tiny_backbone, CoOpPromptLearner(tiny_backbone, data.classnames))
+
+    full = fresh()
+    train(full, ImageDataset(data.train[:12], train_tf), settings, tmp_path / "a.pt", progress=False)
+    return data, train_tf, settings, fresh, full
+
+
+def _crashing(base: type, method: str, at: int) -> type:
+    """A subclass of ``base`` whose ``method`` raises KeyboardInterrupt on its ``at``-th call."""
+    calls = [0]
+
+    def interrupting(self, *args):
+        calls[0] += 1
+        if calls[0] == at:
+            raise KeyboardInterrupt
+        return getattr(base, method)(self, *args)
+    return type("Crash", (base,), {method: interrupting})
+
+
+def _crash_then_resume(crash_set, data, train_tf, settings, fresh, full, tmp_path):
+    """Train on ``crash_set`` until it interrupts inside epoch 3, check the checkpoint holds epoch
+    2, resume on the clean images: the context must equal the uninterrupted run's, bit for bit."""
+    interrupted = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, crash_set, settings, tmp_path / "b.pt", progress=False)
+    assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 2
+    resumed = fresh()
+    history = train(resumed, ImageDataset(data.train[:12], train_tf), settings, tmp_path / "b.pt",
+                    progress=False)
+    assert len(history["losses"]) == 3
+    assert torch.equal(resumed.prompt_learner.ctx, full.prompt_learner.ctx)
+
+
 def test_learning_rate_of_a_10_epoch_run_follows_the_protocol(tiny_backbone, eurosat_root):
     expected = [1e-5] + [0.002 * (1 + math.cos(math.pi * (e - 2) / 10)) / 2 for e in range(2, 11)]
     # Dassl's scheduler is torch's CosineAnnealingLR (T_max = max epochs) after a constant warm-up
@@ -51,71 +93,22 @@ def test_training_lowers_the_loss(tiny_backbone, eurosat_root):
 
 
 def test_interrupted_training_resumes_to_the_same_result(tiny_backbone, eurosat_root, tmp_path):
-    from cocoop_lib.backbone import image_transforms
-    from cocoop_lib.datasets import ImageDataset, load_dataset
-    data = load_dataset("EuroSAT", eurosat_root)
-    train_tf = image_transforms(32, (0.5, 1.0))[0]
-    settings = TrainSettings(epochs=3, batch_size=4, lr=0.1, pipeline="pil")  # Crash: PIL path
+    # Crash: the PIL path
+    data, train_tf, settings, fresh, full = _uninterrupted(tiny_backbone, eurosat_root, tmp_path, "pil")
 
-    def fresh():
-        torch.manual_seed(3)
-        return PromptedCLIP(tiny_backbone, CoOpPromptLearner(tiny_backbone, data.classnames))
-
-    full = fresh()
-    train(full, ImageDataset(data.train[:12], train_tf), settings, tmp_path / "a.pt", progress=False)
-
-    class Crash(ImageDataset):
-        calls = 0
-
-        def __getitem__(self, i):
-            Crash.calls += 1
-            if Crash.calls == 2 * 12 + 3:  # inside epoch 3
-                raise KeyboardInterrupt
-            return super().__getitem__(i)
-
-    interrupted = fresh()
-    with pytest.raises(KeyboardInterrupt):
-        train(interrupted, Crash(data.train[:12], train_tf), settings, tmp_path / "b.pt", progress=False)
-    assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 2
-    resumed = fresh()
-    history = train(resumed, ImageDataset(data.train[:12], train_tf), settings, tmp_path / "b.pt",
-                    progress=False)
-    assert len(history["losses"]) == 3
-    assert torch.equal(resumed.prompt_learner.ctx, full.prompt_learner.ctx)
+    Crash = _crashing(ImageDataset, "__getitem__", 2 * 12 + 3)   # 12 images an epoch: in epoch 3
+    _crash_then_resume(Crash(data.train[:12], train_tf), data, train_tf, settings, fresh, full,
+                       tmp_path)
 
 
 def test_interrupted_training_on_the_tensor_pipeline_resumes_exactly(tiny_backbone, eurosat_root,
                                                                      tmp_path):
-    data = load_dataset("EuroSAT", eurosat_root)
-    train_tf = image_transforms(32, (0.5, 1.0))[0]
-    settings = TrainSettings(epochs=3, batch_size=4, lr=0.1, pipeline="tensor")
+    data, train_tf, settings, fresh, full = _uninterrupted(tiny_backbone, eurosat_root, tmp_path,
+                                                           "tensor")
 
-    def fresh():
-        torch.manual_seed(3)
-        return PromptedCLIP(tiny_backbone, CoOpPromptLearner(tiny_backbone, data.classnames))
-
-    full = fresh()
-    train(full, ImageDataset(data.train[:12], train_tf), settings, tmp_path / "a.pt", progress=False)
-
-    class Crash(InMemoryImages):
-        calls = 0
-
-        def batch(self, indices):
-            Crash.calls += 1
-            if Crash.calls == 2 * 3 + 2:  # inside epoch 3
-                raise KeyboardInterrupt
-            return super().batch(indices)
-
-    interrupted = fresh()
+    Crash = _crashing(InMemoryImages, "batch", 2 * 3 + 2)        # 3 batches an epoch: in epoch 3
     crash = Crash(data.train[:12], TensorTrainAugment.from_transform(train_tf))
-    with pytest.raises(KeyboardInterrupt):
-        train(interrupted, crash, settings, tmp_path / "b.pt", progress=False)
-    assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 2
-    resumed = fresh()
-    history = train(resumed, ImageDataset(data.train[:12], train_tf), settings, tmp_path / "b.pt",
-                    progress=False)
-    assert len(history["losses"]) == 3
-    assert torch.equal(resumed.prompt_learner.ctx, full.prompt_learner.ctx)
+    _crash_then_resume(crash, data, train_tf, settings, fresh, full, tmp_path)
     # and the pipeline changed the data path only: the PIL path gives the same context to float
     # rounding of pixels that differ by at most one grey level
     pil = fresh()
