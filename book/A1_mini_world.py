@@ -310,6 +310,8 @@ table.style.hide(axis="index")
 # path is held to):
 
 # %%
+import textwrap
+
 import pandas as pd
 
 from cocoop_lib import results
@@ -319,8 +321,11 @@ from cocoop_lib.runs import find_record
 tol = load_tolerance()
 rms = tol["per_run_rms"]
 where = tol["measured_on"]
-print(f"measured on {where['cpu_model']}: its {where['cpu_capability']} path "
-      f"and {where['other_path_env']}; {tol['n_comparisons']} comparisons")
+emulated = " ".join(f"{k}={v}" for k, v in where["other_path_env"].items())
+print(textwrap.fill(
+    f"measured on {where['cpu_model']}: its {where['cpu_capability']} path "
+    f"and an emulated one ({emulated}); {tol['n_comparisons']} comparisons",
+    72))
 pd.DataFrame(
     {"tolerance": tol["metrics"],
      **{f"RMS {m}": rms[m] for m in ("coop", "cocoop", "zeroshot")}}
